@@ -1,0 +1,82 @@
+"""The one interface every backend of every architecture implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from registry.config import DenoiserConfig
+from registry.errors import WeightsError, ZooError
+
+
+class Denoiser(ABC):
+    """One architecture + one config + one backend + loaded weights.
+
+    ``denoise(image, sigma=None)`` takes a float32 HxWxC array in [0, 1] (C = ``channels``, 3 for
+    every built-in) and returns a float32 array of the same shape in [0, 1]. ``sigma`` is the noise
+    standard deviation on the 0-255 scale; models with ``takes_sigma = False`` ignore it. This base
+    pads to ``size_multiple`` (symmetric reflection), runs ``forward`` in inference mode, clamps and
+    crops; a backend implements only ``forward`` and the canonical state dict.
+
+    The canonical state dict is a flat ``dict[str, numpy.ndarray]`` with PyTorch parameter names and
+    layouts (conv weights OIHW), which is what a ``.safetensors`` file holds whichever backend wrote
+    it. ``receptive_field`` is the overlap in pixels a tile needs on each side for tiled inference
+    to match whole-image inference.
+    """
+
+    size_multiple: ClassVar[int] = 1
+    receptive_field: ClassVar[int] = 0
+    takes_sigma: ClassVar[bool] = False
+    channels: ClassVar[int] = 3
+    dtypes: ClassVar[tuple[str, ...]] = ("float32",)
+
+    def __init__(self, config: DenoiserConfig, *, architecture: str = "", backend: str = "") -> None:
+        self.config = config
+        self.architecture = architecture
+        self.backend = backend
+
+    # -- what backends implement
+    @abstractmethod
+    def forward(self, batch: np.ndarray, sigma: float | None) -> np.ndarray:
+        """Run the model on a float32 NHWC batch whose H and W are multiples of size_multiple."""
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Canonical weights (empty for weight-free methods)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, np.ndarray], strict: bool = True) -> None:
+        """Load canonical weights; raise WeightsError on missing, unexpected or misshapen tensors."""
+        if state and strict:
+            raise WeightsError(f"{self.architecture or type(self).__name__} takes no weights")
+
+    # -- the shared contract
+    def denoise(self, image: np.ndarray, sigma: float | None = None) -> np.ndarray:
+        """Denoise one float32 HxWxC image in [0, 1]; see the class docstring."""
+        return self.denoise_batch(self._check(image)[None], sigma)[0]
+
+    def denoise_batch(self, batch: np.ndarray, sigma: float | None = None) -> np.ndarray:
+        """Denoise a float32 NHWC batch of equally sized images."""
+        batch = np.asarray(batch, dtype=np.float32)
+        _, h, w, _ = batch.shape
+        m = self.size_multiple
+        ph, pw = (-h) % m, (-w) % m
+        if ph or pw:
+            batch = np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="symmetric")
+        out = np.asarray(self.forward(np.ascontiguousarray(batch), sigma), dtype=np.float32)
+        return np.clip(out[:, :h, :w, :], 0.0, 1.0)
+
+    def _check(self, image: np.ndarray) -> np.ndarray:
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != self.channels:
+            raise ZooError(
+                f"expected an HxWx{self.channels} image, got shape {image.shape}; "
+                "use zoo.denoise() or the engine for grayscale and alpha images"
+            )
+        if image.shape[0] < 1 or image.shape[1] < 1:
+            raise ZooError(f"empty image of shape {image.shape}")
+        return image.astype(np.float32, copy=False)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.architecture} backend={self.backend}>"

@@ -1,0 +1,97 @@
+"""The Python entry points: ``zoo.load`` and ``zoo.denoise``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from registry.denoiser import Denoiser
+from registry.errors import UnknownModelError, WeightsError
+from registry.manager import get_registry
+from registry.spec import Architecture, PretrainedWeights
+from zoo import engine, weights as weights_mod
+
+DEFAULT_MODEL = "cbm3d"
+
+
+def parse_model(model: str) -> tuple[str, str | None]:
+    """Split 'arch:tag' or 'arch.tag' into (arch, tag)."""
+    for sep in (":", "."):
+        if sep in model:
+            name, _, tag = model.partition(sep)
+            return name, tag or None
+    return model, None
+
+
+def load(
+    name: str,
+    backend: str | None = None,
+    weights: str | None = None,
+    tag: str | None = None,
+    *,
+    preset: str | None = None,
+    pretrained: bool = True,
+    trust_pickle: bool = False,
+    **config: Any,
+) -> Denoiser:
+    """Build a ready Denoiser.
+
+    ``name`` is an architecture name or alias, optionally with ``:TAG``. Weights come from
+    ``weights`` (a reference, see zoo.weights) when given, else from the pretrained card ``tag``
+    (the architecture's default tag when None). ``pretrained=False`` gives random weights.
+    ``preset`` and keyword arguments choose the config when no card fixes it.
+    """
+    name, parsed_tag = parse_model(name)
+    arch = get_registry().get(name)
+    card = _card(arch, tag or parsed_tag) if (pretrained and weights is None) else None
+    if card is not None:
+        cfg = arch.config.preset(card.preset, **{**card.config, **config})
+    else:
+        cfg = arch.config.preset(preset, **config)
+    backend = backend or arch.default_backend()
+    denoiser = arch.build(cfg, backend)
+    denoiser.architecture, denoiser.backend = arch.name, backend
+    ref, pin = (weights, None) if weights else ((card.file, card.sha256) if card else (None, None))
+    if ref is not None:
+        path = weights_mod.resolve(ref, pin, package=_package(arch))
+        denoiser.load_state_dict(weights_mod.load_state(path, trust_pickle=trust_pickle))
+    elif arch.needs_weights and pretrained:
+        raise WeightsError(
+            f"{arch.name} has no pretrained weights yet; pass --weights FILE.safetensors "
+            "(or pretrained=False for random weights)"
+        )
+    return denoiser
+
+
+def _card(arch: Architecture, tag: str | None) -> PretrainedWeights | None:
+    card = arch.weights_for(tag)
+    if tag is not None and card is None:
+        known = ", ".join(p.tag for p in arch.pretrained) or "none"
+        raise UnknownModelError(f"{arch.name} has no pretrained tag {tag!r}; known tags: {known}")
+    return card
+
+
+def _package(arch: Architecture) -> str:
+    """The plugin package a bundled weight file ships in: where its config class lives."""
+    module = arch.config.__module__
+    return module.rsplit(".", 1)[0] if module.count(".") else module
+
+
+def denoise(
+    image: str | Path | np.ndarray,
+    model: str | Denoiser = DEFAULT_MODEL,
+    sigma: float | None = None,
+    **load_kwargs: Any,
+) -> np.ndarray:
+    """Denoise a path or a float32 HxWxC array in [0, 1]; return float32 pixels.
+
+    Grayscale (C = 1) and alpha (C = 2 or 4) are handled: alpha passes through untouched.
+    """
+    denoiser = model if isinstance(model, Denoiser) else load(model, **load_kwargs)
+    if isinstance(image, (str, Path)):
+        from zoo.imageio import read_image
+
+        image = read_image(image).pixels
+    return engine.run(denoiser, image, sigma)
