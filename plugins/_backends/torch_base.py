@@ -1,0 +1,168 @@
+"""PyTorch backend base: ``TorchDenoiser`` and blocks shared by the built-in architectures.
+
+How to write a torch backend
+----------------------------
+Build an ``nn.Module`` that maps an NCHW float32 tensor in [0, 1] to the same shape, and wrap it::
+
+    class EDSRTorch(TorchDenoiser):
+        size_multiple = 1
+        receptive_field = 40
+
+    def build(config):
+        return EDSRTorch(config, EDSRModule(config))
+
+Models that take a noise level override :meth:`TorchDenoiser.run_module`.
+
+The module's own ``state_dict()`` *is* the canonical format (DESIGN.md section 3): names are the
+module paths (``body.0.conv1.weight``), layouts are PyTorch's (conv OIHW, linear (out, in),
+PReLU (C,)). So keep parameter-free operations (DWT, pooling, pixel shuffle) free of
+``nn.Parameter``/persistent buffers: anything in the torch state dict must exist in the Keras model.
+
+Threads are left to torch's defaults (the caller, e.g. a benchmark, may set them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from plugins._backends.common import check_state
+from registry.config import DenoiserConfig
+from registry.denoiser import Denoiser
+
+
+class TorchDenoiser(Denoiser):
+    """A Denoiser around an ``nn.Module`` working on NCHW float32 tensors.
+
+    NHWC numpy batches are viewed as NCHW through a permute, which yields a channels-last strided
+    tensor with no copy; the module is kept channels-last too because 3x3 convolutions run faster
+    that way on CPU (DESIGN.md section 8).
+    """
+
+    def __init__(self, config: DenoiserConfig, module: nn.Module, **kwargs: Any) -> None:
+        kwargs.setdefault("backend", "torch")
+        super().__init__(config, **kwargs)
+        self.module = module.eval().to(memory_format=torch.channels_last)
+
+    def run_module(self, x: torch.Tensor, sigma: float | None) -> torch.Tensor:
+        """Run the module on an NCHW batch; override to feed ``sigma`` to models that take it."""
+        return self.module(x)
+
+    def forward(self, batch: np.ndarray, sigma: float | None) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).permute(0, 3, 1, 2)
+        with torch.inference_mode():
+            y = self.run_module(x, sigma)
+        return y.permute(0, 2, 3, 1).contiguous().numpy()
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy().copy() for k, v in self.module.state_dict().items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray], strict: bool = True) -> None:
+        own = self.module.state_dict()
+        names = check_state({k: tuple(v.shape) for k, v in own.items()}, state, strict, self._label())
+        tensors = {k: torch.from_numpy(np.asarray(state[k])).to(own[k].dtype) for k in names}
+        self.module.load_state_dict(tensors, strict=False)
+
+    def _label(self) -> str:
+        return f"{self.architecture or type(self).__name__} ({self.backend})"
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of scalar parameters (what `zoo info` reports)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+# -- blocks -------------------------------------------------------------------------------------
+# Haar wavelet transform, orthonormal (factor 1/2), bands stacked band-major along channels:
+# [LL(C), HL(C), LH(C), HH(C)], as in MWCNN. IWT is its exact transpose, hence its inverse.
+
+
+def haar_dwt(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, 4C, H/2, W/2); H and W must be even."""
+    a, b = x[:, :, 0::2, 0::2], x[:, :, 1::2, 0::2]  # top-left, bottom-left
+    c, d = x[:, :, 0::2, 1::2], x[:, :, 1::2, 1::2]  # top-right, bottom-right
+    ll = (a + b + c + d) * 0.5
+    hl = (-a - b + c + d) * 0.5
+    lh = (-a + b - c + d) * 0.5
+    hh = (a - b - c + d) * 0.5
+    return torch.cat([ll, hl, lh, hh], dim=1)
+
+
+def haar_iwt(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`haar_dwt`: (N, 4C, h, w) -> (N, C, 2h, 2w)."""
+    ll, hl, lh, hh = torch.chunk(x, 4, dim=1)
+    a = (ll - hl - lh + hh) * 0.5
+    b = (ll - hl + lh - hh) * 0.5
+    c = (ll + hl - lh - hh) * 0.5
+    d = (ll + hl + lh + hh) * 0.5
+    n, ch, h, w = a.shape
+    # pixel_shuffle reads each channel's 4 sub-pixels in row-major order (0,0), (0,1), (1,0), (1,1)
+    blocks = torch.stack([a, c, b, d], dim=2).reshape(n, ch * 4, h, w)
+    return F.pixel_shuffle(blocks, 2)
+
+
+class HaarDWT(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return haar_dwt(x)
+
+
+class HaarIWT(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return haar_iwt(x)
+
+
+def local_mean(x: torch.Tensor, kernel: int) -> torch.Tensor:
+    """Mean over a ``kernel`` window around each pixel, same size out (NAFNet's TLC AvgPool2d).
+
+    Windows are clipped to the feature size; the valid means are padded by edge replication, so a
+    window as large as the map reduces to the global mean. Box sums come from cumulative sums,
+    one axis at a time, which keeps the cost independent of the window.
+    """
+    h, w = x.shape[-2:]
+    k1, k2 = min(h, kernel), min(w, kernel)
+    s = _box_sum(_box_sum(x, k1, dim=2), k2, dim=3) / float(k1 * k2)
+    rows = _replicate_index(h, h - k1 + 1, x.device)
+    cols = _replicate_index(w, w - k2 + 1, x.device)
+    return s.index_select(2, rows).index_select(3, cols)
+
+
+def _box_sum(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
+    c = torch.cumsum(x, dim=dim)
+    zero = torch.zeros_like(c.narrow(dim, 0, 1))
+    c = torch.cat([zero, c], dim=dim)
+    n = c.shape[dim]
+    return c.narrow(dim, k, n - k) - c.narrow(dim, 0, n - k)
+
+
+def _replicate_index(full: int, valid: int, device: torch.device) -> torch.Tensor:
+    """Indices into ``valid`` means that centre them in ``full`` pixels with edge replication."""
+    top = (full - valid) // 2
+    return (torch.arange(full, device=device) - top).clamp(0, valid - 1)
+
+
+class ChannelAttention(nn.Module):
+    """Squeeze-and-excitation channel attention (RCAN): pool, 1x1 reduce, ReLU, 1x1 expand, sigmoid.
+
+    ``pool_kernel=None`` pools over the whole map (as trained); an int pools locally over that
+    window (TLC), so tiled and whole-image inference agree much more closely on large images.
+    Canonical names: ``reduce.weight/bias``, ``expand.weight/bias``.
+    """
+
+    def __init__(self, channels: int, reduction: int, pool_kernel: int | None = None) -> None:
+        super().__init__()
+        hidden = max(1, channels // reduction)
+        self.reduce = nn.Conv2d(channels, hidden, 1)
+        self.expand = nn.Conv2d(hidden, channels, 1)
+        self.pool_kernel = pool_kernel
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool_kernel is None:
+            y = x.mean(dim=(2, 3), keepdim=True)
+        else:
+            y = local_mean(x, self.pool_kernel)
+        y = torch.sigmoid(self.expand(F.relu(self.reduce(y))))
+        return x * y
