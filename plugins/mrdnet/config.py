@@ -1,0 +1,52 @@
+"""MRDNet hyper-parameters. Imports no framework: `zoo list` reads this module."""
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from zoo import DenoiserConfig
+
+
+class MRDNetConfig(DenoiserConfig):
+    """Multi-scale residual dense network (Samsung, NTIRE 2020 real image denoising).
+
+    Residual dense blocks whose local fusion also takes an ASPP branch (1x1, 3x3 atrous at two
+    rates, image pooling), global feature fusion as in RDN, and a global image residual.
+    """
+
+    # -- width and depth
+    num_features: int = Field(128, ge=4, description="Channels between blocks (the seed: 128).")
+    num_blocks: int = Field(4, ge=1, description="Multi-scale residual dense blocks (MRDBs).")
+    num_layers: int = Field(4, ge=1, description="Densely connected 3x3 convolutions per MRDB.")
+    growth_rate: int = Field(64, ge=1, description="Channels each dense layer adds.")
+    # -- multi-scale branch
+    dilations: tuple[int, int] = Field(
+        (6, 12), description="Atrous rates of the two dilated 3x3 convolutions in each ASPP."
+    )
+    image_pooling: bool = Field(
+        True,
+        description="ASPP's global-average-pool branch; it sees the whole input, so tiled and "
+        "whole-image results differ slightly when it is on.",
+    )
+    # -- training only
+    dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Dropout after each MRDB while training; none at inference."
+    )
+
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "full": {"num_features": 128, "num_blocks": 4, "num_layers": 4, "growth_rate": 64},
+        "small": {"num_features": 64, "num_blocks": 3, "num_layers": 4, "growth_rate": 32},
+        "tiny": {"num_features": 32, "num_blocks": 2, "num_layers": 3, "growth_rate": 16},
+    }
+    default_preset: ClassVar[str | None] = "small"
+
+    @property
+    def receptive_field(self) -> int:
+        """Pixels of context the convolutions give each output pixel on each side.
+
+        Two shallow and two final 3x3 convolutions add one each; a block adds the larger of its
+        dense chain (one per layer) and its widest atrous 3x3 (the rate). The image-pooling branch,
+        when on, is global and is not counted (see ``image_pooling``).
+        """
+        per_block = max(self.num_layers, *self.dilations)
+        return 4 + self.num_blocks * per_block

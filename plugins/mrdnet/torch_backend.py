@@ -1,0 +1,101 @@
+"""MRDNet in PyTorch; its ``state_dict()`` is the canonical weight format."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from plugins._backends.torch_base import TorchDenoiser
+from plugins.mrdnet.config import MRDNetConfig
+
+
+def conv(cin: int, cout: int, kernel: int = 3, dilation: int = 1) -> nn.Conv2d:
+    """Stride-1 convolution that keeps the spatial size (zero padding, like Keras 'same')."""
+    return nn.Conv2d(cin, cout, kernel, padding=dilation * (kernel // 2), dilation=dilation)
+
+
+class ASPP(nn.Module):
+    """Atrous spatial pyramid: 1x1, two atrous 3x3, and (optionally) image pooling, each + ReLU.
+
+    Returns the branches concatenated (``out_channels``); the block's 1x1 fusion projects them,
+    so ASPP has no projection of its own (two 1x1 convolutions in a row would be one).
+    Canonical names: ``point``, ``atrous.0``, ``atrous.1``, ``pool``.
+    """
+
+    def __init__(self, features: int, dilations: tuple[int, int], image_pooling: bool) -> None:
+        super().__init__()
+        self.point = conv(features, features, 1)
+        self.atrous = nn.ModuleList([conv(features, features, 3, d) for d in dilations])
+        self.pool = conv(features, features, 1) if image_pooling else None
+        self.out_channels = features * (len(dilations) + 1 + int(image_pooling))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branches = [F.relu(self.point(x))] + [F.relu(a(x)) for a in self.atrous]
+        if self.pool is not None:
+            g = F.relu(self.pool(x.mean(dim=(2, 3), keepdim=True)))
+            branches.append(g.expand_as(x))  # upsampling a 1x1 map is a broadcast
+        return torch.cat(branches, dim=1)
+
+
+class MRDB(nn.Module):
+    """Multi-scale residual dense block: RDB's dense 3x3 layers and an ASPP branch on the block
+    input, fused by one 1x1 convolution, plus the block input (local residual).
+
+    Canonical names: ``dense.{j}``, ``aspp.*``, ``fuse``.
+    """
+
+    def __init__(self, config: MRDNetConfig) -> None:
+        super().__init__()
+        f, g = config.num_features, config.growth_rate
+        self.dense = nn.ModuleList([conv(f + j * g, g) for j in range(config.num_layers)])
+        self.aspp = ASPP(f, config.dilations, config.image_pooling)
+        self.fuse = conv(f + config.num_layers * g + self.aspp.out_channels, f, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = [x]
+        for layer in self.dense:
+            feats.append(F.relu(layer(torch.cat(feats, dim=1))))
+        return x + self.fuse(torch.cat(feats + [self.aspp(x)], dim=1))
+
+
+class MRDNetModule(nn.Module):
+    """sfe1 -> sfe2 -> MRDBs -> global fusion (1x1 over every block's output, then 3x3) + sfe1
+    -> tail, plus the input image (global residual: the network predicts the negated noise).
+
+    NCHW in [0, 1] in, same shape out. Canonical names: ``sfe1``, ``sfe2``, ``blocks.{i}.*``,
+    ``gff_fuse``, ``gff_conv``, ``tail``. Dropout has no weights and is off in eval mode.
+    """
+
+    def __init__(self, config: MRDNetConfig) -> None:
+        super().__init__()
+        f = config.num_features
+        self.sfe1 = conv(3, f)
+        self.sfe2 = conv(f, f)
+        self.blocks = nn.ModuleList([MRDB(config) for _ in range(config.num_blocks)])
+        self.dropout = nn.Dropout(config.dropout)
+        self.gff_fuse = conv(config.num_blocks * f, f, 1)
+        self.gff_conv = conv(f, f)
+        self.tail = conv(f, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f1 = self.sfe1(x)
+        h, outs = self.sfe2(f1), []
+        for block in self.blocks:
+            h = self.dropout(block(h))
+            outs.append(h)
+        h = self.gff_conv(self.gff_fuse(torch.cat(outs, dim=1))) + f1
+        return x + self.tail(h)
+
+
+class MRDNetTorch(TorchDenoiser):
+    size_multiple = 1
+    receptive_field = MRDNetConfig.preset("full").receptive_field  # per instance: the config's
+
+    def __init__(self, config: MRDNetConfig) -> None:
+        super().__init__(config, MRDNetModule(config))
+        self.receptive_field = config.receptive_field
+
+
+def build(config: MRDNetConfig) -> MRDNetTorch:
+    return MRDNetTorch(config)
