@@ -93,6 +93,7 @@ def denoise(
     model: str = typer.Option(api.DEFAULT_MODEL, "--model", "-m", help="MODEL or MODEL:TAG."),
     backend: Optional[str] = typer.Option(None, "--backend", help="torch, tensorflow, ..."),
     weights: Optional[str] = typer.Option(None, "--weights", help="Path, bundled:FILE or hf://ORG/REPO/FILE@REV."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Config preset (when no pretrained card fixes it)."),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Noise sigma (0-255) for models that take one."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (one input only)."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs (created if needed)."),
@@ -112,7 +113,7 @@ def denoise(
         batch.plan_outputs(jobs, label, output, out_dir, overwrite)
         if all(job.error for job in jobs):
             return _finish(jobs)
-        denoiser = api.load(model, backend=backend, weights=weights, trust_pickle=trust_pickle)
+        denoiser = api.load(model, backend=backend, weights=weights, preset=preset, trust_pickle=trust_pickle)
         batch.run_jobs(denoiser, jobs, sigma, None if allow_large else batch.DEFAULT_MAX_PIXELS, _report)
         _finish(jobs)
 

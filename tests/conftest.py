@@ -1,0 +1,71 @@
+"""Shared fixtures: fake plugin distributions on sys.path, a fresh registry, CLI runners."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from registry import manager
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+def write_plugin_dist(root: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
+    """Lay out modules plus a ``*.dist-info`` with entry points under ``root``: a real installed
+    distribution as importlib.metadata sees it, without running pip."""
+    for name, source in modules.items():
+        path = root / (name.replace(".", "/") + ".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+    info = root / f"{dist}-0.1.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    lines = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[{manager.ENTRY_POINT_GROUP}]\n{lines}\n")
+    return root
+
+
+@pytest.fixture
+def plugin_dir(tmp_path, monkeypatch):
+    """A folder on sys.path (and PYTHONPATH for subprocesses) to install fake plugins into."""
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    return root
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry():
+    """Every test starts from a registry loaded anew from entry points."""
+    manager.reset_registry()
+    yield
+    manager.reset_registry()
+
+
+def run_zoo(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real `zoo` console entry point in a subprocess."""
+    cmd = [sys.executable, "-m", "zoo", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def save_rgb(path: Path, pixels: np.ndarray) -> Path:
+    from PIL import Image
+
+    Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def rgb_image(tmp_path) -> Path:
+    """A small noisy 8-bit RGB PNG."""
+    rng = np.random.default_rng(0)
+    base = np.linspace(0, 1, 24 * 20 * 3).reshape(24, 20, 3)
+    return save_rgb(tmp_path / "photo.png", base + rng.normal(0, 0.05, base.shape))
