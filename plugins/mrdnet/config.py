@@ -1,6 +1,6 @@
 """MRDNet hyper-parameters. Imports no framework: `zoo list` reads this module."""
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -23,10 +23,14 @@ class MRDNetConfig(DenoiserConfig):
     dilations: tuple[int, int] = Field(
         (6, 12), description="Atrous rates of the two dilated 3x3 convolutions in each ASPP."
     )
-    image_pooling: bool = Field(
-        True,
-        description="ASPP's global-average-pool branch; it sees the whole input, so tiled and "
-        "whole-image results differ slightly when it is on.",
+    image_pooling: Literal["global", "local", "none"] = Field(
+        "global",
+        description="ASPP's image-pooling branch: 'global' averages the whole map (as trained, so "
+        "tiled and whole-image results differ), 'local' is test-time local pooling (TLC, arXiv "
+        "2112.04491) over a window 1.5x the training patch, 'none' drops the branch.",
+    )
+    train_size: int = Field(
+        256, ge=8, description="Training patch size in pixels; sets the 'local' pooling window."
     )
     # -- training only
     dropout: float = Field(
@@ -46,7 +50,15 @@ class MRDNetConfig(DenoiserConfig):
 
         Two shallow and two final 3x3 convolutions add one each; a block adds the larger of its
         dense chain (one per layer) and its widest atrous 3x3 (the rate). The image-pooling branch,
-        when on, is global and is not counted (see ``image_pooling``).
+        reaches further (the whole map when 'global') and is not counted, as for MWRCANet's
+        channel attention.
         """
         per_block = max(self.num_layers, *self.dilations)
         return 4 + self.num_blocks * per_block
+
+    @property
+    def pool_kernel(self) -> int | None:
+        """Image-pooling window in pixels: None for global pooling (or no branch)."""
+        from plugins._backends.common import tlc_kernel
+
+        return tlc_kernel(self.train_size, 1) if self.image_pooling == "local" else None

@@ -30,10 +30,12 @@ def aspp(x: Any, config: MRDNetConfig, name: str) -> list[Any]:
     branches = [conv(f, 1, f"{name}.point", activation="relu")(x)]
     for i, d in enumerate(config.dilations):
         branches.append(conv(f, 3, f"{name}.atrous.{i}", dilation=d, activation="relu")(x))
-    if config.image_pooling:
-        g = AttentionPool(None, name=f"{name}.pool_mean")(x)
+    if config.image_pooling != "none":
+        g = AttentionPool(config.pool_kernel, name=f"{name}.pool_mean")(x)
         g = conv(f, 1, f"{name}.pool", activation="relu")(g)
-        branches.append(BroadcastLike(name=f"{name}.pool_broadcast")([g, x]))
+        if config.pool_kernel is None:
+            g = BroadcastLike(name=f"{name}.pool_broadcast")([g, x])
+        branches.append(g)
     return branches
 
 

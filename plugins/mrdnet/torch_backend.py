@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from plugins._backends.torch_base import TorchDenoiser
+from plugins._backends.torch_base import TorchDenoiser, local_mean
 from plugins.mrdnet.config import MRDNetConfig
 
 
@@ -18,24 +18,34 @@ def conv(cin: int, cout: int, kernel: int = 3, dilation: int = 1) -> nn.Conv2d:
 class ASPP(nn.Module):
     """Atrous spatial pyramid: 1x1, two atrous 3x3, and (optionally) image pooling, each + ReLU.
 
+    Image pooling averages the whole map (``pool_kernel=None``) or, at test time, a local window
+    (TLC); either way its 1x1 convolution sees the pooled features.
+
     Returns the branches concatenated (``out_channels``); the block's 1x1 fusion projects them,
     so ASPP has no projection of its own (two 1x1 convolutions in a row would be one).
     Canonical names: ``point``, ``atrous.0``, ``atrous.1``, ``pool``.
     """
 
-    def __init__(self, features: int, dilations: tuple[int, int], image_pooling: bool) -> None:
+    def __init__(self, config: MRDNetConfig) -> None:
         super().__init__()
-        self.point = conv(features, features, 1)
-        self.atrous = nn.ModuleList([conv(features, features, 3, d) for d in dilations])
-        self.pool = conv(features, features, 1) if image_pooling else None
-        self.out_channels = features * (len(dilations) + 1 + int(image_pooling))
+        f, pooling = config.num_features, config.image_pooling != "none"
+        self.point = conv(f, f, 1)
+        self.atrous = nn.ModuleList([conv(f, f, 3, d) for d in config.dilations])
+        self.pool = conv(f, f, 1) if pooling else None
+        self.pool_kernel = config.pool_kernel
+        self.out_channels = f * (len(config.dilations) + 1 + int(pooling))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branches = [F.relu(self.point(x))] + [F.relu(a(x)) for a in self.atrous]
         if self.pool is not None:
-            g = F.relu(self.pool(x.mean(dim=(2, 3), keepdim=True)))
-            branches.append(g.expand_as(x))  # upsampling a 1x1 map is a broadcast
+            branches.append(self._image_pool(x))
         return torch.cat(branches, dim=1)
+
+    def _image_pool(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool_kernel is not None:
+            return F.relu(self.pool(local_mean(x, self.pool_kernel)))
+        g = F.relu(self.pool(x.mean(dim=(2, 3), keepdim=True)))
+        return g.expand_as(x)  # upsampling a 1x1 map is a broadcast
 
 
 class MRDB(nn.Module):
@@ -49,7 +59,7 @@ class MRDB(nn.Module):
         super().__init__()
         f, g = config.num_features, config.growth_rate
         self.dense = nn.ModuleList([conv(f + j * g, g) for j in range(config.num_layers)])
-        self.aspp = ASPP(f, config.dilations, config.image_pooling)
+        self.aspp = ASPP(config)
         self.fuse = conv(f + config.num_layers * g + self.aspp.out_channels, f, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
