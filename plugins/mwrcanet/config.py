@@ -1,0 +1,73 @@
+"""MWRCANet hyper-parameters and presets."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from zoo import DenoiserConfig
+
+
+class MWRCANetConfig(DenoiserConfig):
+    """Multi-level Wavelet Residual Channel Attention Network: three Haar DWT levels with residual
+    channel-attention groups, IWT back up, and a global residual.
+
+    ``full`` is the seed's size; ``small`` and ``tiny`` are practical on a CPU.
+    """
+
+    presets = {
+        "full": {"channels": (64, 256, 512), "blocks": 4},
+        "small": {"channels": (32, 64, 128), "blocks": 2},
+        "tiny": {"channels": (16, 32, 64), "blocks": 1},
+    }
+    default_preset = "small"
+
+    # -- width and depth
+    channels: tuple[int, int, int] = Field(
+        (64, 256, 512), description="Feature channels at wavelet levels 1, 2 and 3 (1/2, 1/4, 1/8 size)."
+    )
+    blocks: int = Field(4, ge=1, le=64, description="Residual channel-attention blocks per group.")
+    reduction: int = Field(4, ge=1, description="Channel-attention reduction ratio.")
+    # -- channel attention pooling
+    attention_pooling: Literal["global", "local"] = Field(
+        "global",
+        description="'global' pools each map whole (as trained); 'local' is test-time local "
+        "pooling (TLC, arXiv 2112.04491) over a window 1.5x the training patch.",
+    )
+    train_size: int = Field(
+        256, ge=8, description="Training patch size in pixels; sets the 'local' pooling window."
+    )
+
+    @model_validator(mode="after")
+    def _positive(self) -> MWRCANetConfig:
+        if min(self.channels) < 1:
+            raise ValueError("channels must be positive")
+        if self.reduction > min(self.channels):
+            raise ValueError("reduction must not exceed the narrowest level's channels")
+        return self
+
+
+LEVEL_SCALES = (2, 4, 8)  # input pixels per feature pixel at wavelet levels 1, 2, 3
+
+
+def pool_kernels(config: MWRCANetConfig) -> tuple[int | None, int | None, int | None]:
+    """Channel-attention pooling window per level: None = global, else the TLC window."""
+    from plugins._backends.common import tlc_kernel
+
+    if config.attention_pooling == "global":
+        return (None, None, None)
+    return tuple(tlc_kernel(config.train_size, s) for s in LEVEL_SCALES)  # type: ignore[return-value]
+
+
+def receptive_field(config: MWRCANetConfig) -> int:
+    """Radius in input pixels of the convolutions' reach (global attention pooling reaches further).
+
+    Each 3x3 convolution at a level of scale s adds s pixels; a group is ``blocks`` + 1 of them.
+    The levels' DWT/IWT blocks add at most one coarsest cell (8 pixels) of misalignment.
+    """
+    group = config.blocks + 1
+    s1, s2, s3 = LEVEL_SCALES
+    down = s1 * (1 + group) + s2 * (1 + group) + s3 * (1 + group)
+    up = s3 * 1 + s2 * (group + 1) + s1 * (group + 1)
+    return down + up + s3
