@@ -34,6 +34,7 @@ def load(
     preset: str | None = None,
     pretrained: bool = True,
     trust_pickle: bool = False,
+    offline: bool | None = None,
     **config: Any,
 ) -> Denoiser:
     """Build a ready Denoiser.
@@ -42,12 +43,21 @@ def load(
     ``weights`` (a reference, see zoo.weights) when given, else from the pretrained card ``tag``
     (the architecture's default tag when None). ``pretrained=False`` gives random weights.
     ``preset`` and keyword arguments choose the config when no card fixes it.
+    Hub weights (``hf://``, also ``name="hf://ORG/REPO[@REV]"``) take their config from the
+    repository's config.json when it has one; ``offline`` (default: HF_HUB_OFFLINE) uses the cache only.
     """
+    hub_config = None
+    if name.startswith("hf://") or (weights or "").startswith("hf://"):
+        from zoo import hub  # imported lazily: huggingface_hub is slow to import
+
+        name, weights, hub_config = hub.model_source(name, weights, offline)
     name, parsed_tag = parse_model(name)
     arch = get_registry().get(name)
     card = _card(arch, tag or parsed_tag) if (pretrained and weights is None) else None
     if card is not None:
         cfg = arch.config.preset(card.preset, **{**card.config, **config})
+    elif hub_config is not None:
+        cfg = arch.config.from_hub_dict({**hub_config, **config})
     else:
         cfg = arch.config.preset(preset, **config)
     backend = backend or arch.default_backend()
@@ -55,7 +65,7 @@ def load(
     denoiser.architecture, denoiser.backend = arch.name, backend
     ref, pin = (weights, None) if weights else ((card.file, card.sha256) if card else (None, None))
     if ref is not None:
-        path = weights_mod.resolve(ref, pin, package=_package(arch))
+        path = weights_mod.resolve(ref, pin, package=_package(arch), offline=offline)
         denoiser.load_state_dict(weights_mod.load_state(path, trust_pickle=trust_pickle))
     elif arch.needs_weights and pretrained:
         raise WeightsError(

@@ -26,13 +26,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resolve(ref: str, sha256: str | None = None, package: str | None = None) -> Path:
+def resolve(ref: str, sha256: str | None = None, package: str | None = None, offline: bool | None = None) -> Path:
     """Local path of a verified weights file for ``ref`` (see module docstring)."""
     if ref.startswith("hf://"):
         from zoo import hub  # imported lazily: huggingface_hub is slow to import
 
-        path = hub.download(ref)
-    elif ref.startswith("bundled:"):
+        # hub verifies the pin and the Hub's own hash, and evicts a bad cached copy
+        return hub.download(ref, sha256, offline=offline)
+    if ref.startswith("bundled:"):
         path = _bundled(ref.removeprefix("bundled:"), package)
     else:
         path = Path(ref).expanduser()

@@ -1,0 +1,375 @@
+"""Weights on the Hugging Face Hub: ``hf://ORG/REPO/FILE[@REVISION]`` to a verified cached file.
+
+Offline-first: a file already in the Hugging Face cache is used without any request (a branch
+such as ``main`` is resolved through the cache's refs; ``zoo pull`` re-checks it online). Every
+use is verified, because the hub client only checks sizes: against the card's pinned sha256 when
+there is one, and always against the hash the hub reported for the file (the cached blob's name:
+the LFS sha256, or the git blob sha1 for small files). A copy whose bytes do not match its hub
+hash is corrupt or tampered with: it is deleted, so the next call downloads it afresh.
+
+HF_ENDPOINT, HF_HUB_OFFLINE, HF_HUB_CACHE and HF_HOME are read on every call (huggingface_hub
+reads them once at import), and ``offline=True`` means no network attempt at all. Every failure
+becomes a one-line :class:`WeightsError`. huggingface_hub is imported lazily: it is slow to import
+and ``zoo list`` must not pay for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterator
+
+from registry.errors import WeightsError
+from zoo.weights import sha256_file
+
+SCHEME = "hf://"
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+CARD_FILE = "README.md"
+DEFAULT_REVISION = "main"
+_HEX40 = re.compile(r"[0-9a-f]{40}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class HubFileNotFound(WeightsError):
+    """The repository exists but has no such file at that revision (callers may treat it as optional)."""
+
+
+@dataclass(frozen=True)
+class HubRef:
+    """One file of a Hub model repository at a revision (branch, tag or commit)."""
+
+    repo_id: str
+    filename: str = WEIGHTS_FILE
+    revision: str = DEFAULT_REVISION
+
+    def sibling(self, filename: str) -> HubRef:
+        """Another file of the same repository at the same revision."""
+        return replace(self, filename=filename)
+
+    def __str__(self) -> str:
+        return f"{SCHEME}{self.repo_id}/{self.filename}@{self.revision}"
+
+
+def parse_ref(ref: str, default_file: str | None = None) -> HubRef:
+    """Parse ``hf://ORG/REPO/FILE[@REVISION]``; with ``default_file``, ``hf://ORG/REPO[@REV]`` too."""
+    body = ref[len(SCHEME):] if ref.startswith(SCHEME) else ""
+    path, at, revision = body.rpartition("@") if "@" in body else (body, "", "")
+    parts = path.strip("/").split("/")
+    filename = "/".join(parts[2:]) or default_file
+    if len(parts) < 2 or not all(parts[:2]) or not filename or (at and not revision):
+        form = "hf://ORG/REPO/FILE[@REVISION]" + (" or hf://ORG/REPO[@REVISION]" if default_file else "")
+        raise WeightsError(f"bad Hub reference {ref!r}: expected {form}")
+    return HubRef("/".join(parts[:2]), filename, revision or DEFAULT_REVISION)
+
+
+# -- settings, read on every call -------------------------------------------------------------
+
+
+def is_offline(offline: bool | None = None) -> bool:
+    """``offline`` when given, else HF_HUB_OFFLINE (read now, not at import)."""
+    if offline is not None:
+        return offline
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def cache_dir() -> Path:
+    """The Hugging Face hub cache: HF_HUB_CACHE, else HF_HOME/hub, else the library default."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+# -- download and verify ----------------------------------------------------------------------
+
+
+def download(
+    ref: str | HubRef,
+    sha256: str | None = None,
+    *,
+    offline: bool | None = None,
+    refresh: bool = False,
+    tqdm_class: Any = None,
+) -> Path:
+    """Local path of the verified file for ``ref``, from the cache when there, else downloaded.
+
+    ``sha256`` is the card's pin, if any. ``refresh`` re-resolves the revision online even when
+    cached (what ``zoo pull`` does). Raises WeightsError (HubFileNotFound for a missing file).
+    """
+    hub_ref = parse_ref(ref) if isinstance(ref, str) else ref
+    offline = is_offline(offline)
+    path = None if (refresh and not offline) else cached(hub_ref)
+    if path is None:
+        path = _fetch(hub_ref, offline, tqdm_class)
+    _verify(path, hub_ref, sha256)
+    return path
+
+
+def cached(ref: HubRef) -> Path | None:
+    """The cached file for ``ref`` without any request, or None."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(ref.repo_id, ref.filename, cache_dir=cache_dir(), revision=ref.revision)
+    return Path(found) if isinstance(found, str) else None
+
+
+def _fetch(ref: HubRef, offline: bool, tqdm_class: Any) -> Path:
+    if offline:  # never let the client try: offline means no request at all
+        raise WeightsError(
+            f"{ref} is not in the Hugging Face cache and offline mode is on (--offline or HF_HUB_OFFLINE); "
+            "run `zoo pull` online first"
+        )
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(
+            ref.repo_id, ref.filename, revision=ref.revision, cache_dir=cache_dir(),
+            endpoint=endpoint(), tqdm_class=tqdm_class, library_name="denoise-zoo",
+        ))
+    except Exception as exc:  # every client failure becomes one line; programming errors too
+        raise _explain(exc, ref) from exc
+
+
+def _explain(exc: Exception, ref: HubRef) -> WeightsError:
+    """Map a huggingface_hub failure to a one-line error that says what to do."""
+    from huggingface_hub import errors
+
+    where = endpoint()
+    if isinstance(exc, errors.RevisionNotFoundError):
+        return WeightsError(f"{ref.repo_id} has no revision {ref.revision!r} on {where}")
+    if isinstance(exc, errors.RepositoryNotFoundError):
+        return WeightsError(f"no repository {ref.repo_id} on {where} (if it is private or gated, set HF_TOKEN)")
+    if isinstance(exc, errors.LocalEntryNotFoundError):
+        return WeightsError(
+            f"cannot reach the Hub at {where} and {ref} is not cached; check the connection and HF_ENDPOINT"
+        )
+    if isinstance(exc, errors.EntryNotFoundError):
+        return HubFileNotFound(f"{ref.repo_id} has no file {ref.filename!r} at revision {ref.revision!r}")
+    if isinstance(exc, errors.HfHubHTTPError):
+        status = exc.response.status_code if exc.response is not None else "?"
+        return WeightsError(f"the Hub at {where} answered HTTP {status} for {ref}; try again later")
+    if isinstance(exc, OSError) and "Consistency check failed" in str(exc):
+        return WeightsError(f"download of {ref} was truncated (fewer bytes than the Hub announced); run it again")
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return WeightsError(f"could not download {ref}: {first}")
+
+
+def _verify(path: Path, ref: HubRef, pin: str | None) -> None:
+    """Check the bytes against the hub's hash (evicting a bad copy), then against the pin."""
+    blob = Path(os.path.realpath(path))
+    actual = sha256_file(blob)
+    if not _matches_blob_name(blob, actual):
+        _evict(path, blob)
+        raise WeightsError(
+            f"checksum mismatch for {ref}: the bytes do not match the hash the Hub reported "
+            f"({blob.name[:12]}...); the corrupt copy was deleted and was not loaded, run again to re-download"
+        )
+    if pin is not None and actual != pin:
+        raise WeightsError(
+            f"checksum mismatch for {ref}: expected pinned sha256 {pin[:12]}..., the Hub serves "
+            f"{actual[:12]}...; the file was not loaded (pin a commit with @REVISION or update the card)"
+        )
+
+
+def _matches_blob_name(blob: Path, sha256: str) -> bool:
+    """A cached blob is named by its hub ETag: LFS sha256 (64 hex) or git blob sha1 (40 hex)."""
+    if _HEX64.fullmatch(blob.name):
+        return blob.name == sha256
+    if _HEX40.fullmatch(blob.name):
+        return blob.name == git_blob_sha1(blob)
+    return True  # a copied (non-symlinked) cache has no hash in its names: only the pin can check
+
+
+def git_blob_sha1(path: Path) -> str:
+    """The git object id of a file (what the Hub reports as ETag for non-LFS files)."""
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _evict(pointer: Path, blob: Path) -> None:
+    for p in {pointer, blob}:
+        p.unlink(missing_ok=True)
+
+
+# -- models from a repository laid out as `zoo export` writes it -------------------------------
+
+
+def read_config(ref: HubRef, offline: bool | None = None) -> dict[str, Any] | None:
+    """The repository's config.json at ``ref``'s revision, or None when it has none."""
+    try:
+        path = download(ref.sibling(CONFIG_FILE), offline=offline)
+    except HubFileNotFound:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WeightsError(f"{ref.sibling(CONFIG_FILE)} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("architecture"), str):
+        raise WeightsError(f"{ref.sibling(CONFIG_FILE)} does not name an 'architecture'")
+    return data
+
+
+def model_source(name: str, weights: str | None, offline: bool | None = None) -> tuple[str, str, dict | None]:
+    """For a hf:// model or weights: (architecture name, weights reference, config.json or None).
+
+    ``name`` may itself be ``hf://ORG/REPO[@REV]``: the architecture then comes from config.json.
+    Otherwise an architecture named by config.json must be ``name``'s (aliases count).
+    """
+    from registry.manager import get_registry
+
+    repo = name.startswith(SCHEME)
+    ref = parse_ref(weights) if weights else parse_ref(name, default_file=WEIGHTS_FILE)
+    config = read_config(ref, offline)
+    if repo:
+        if config is None:
+            raise WeightsError(f"{name} has no {CONFIG_FILE}; use --model ARCHITECTURE --weights {ref}")
+        return config["architecture"], str(ref), config
+    if config is not None:
+        from zoo.api import parse_model
+
+        wanted, found = get_registry().get(parse_model(name)[0]), get_registry().get(config["architecture"])
+        if wanted.name != found.name:
+            raise WeightsError(
+                f"{ref.sibling(CONFIG_FILE)} is for {found.name!r}, not {wanted.name!r}; "
+                f"use --model {found.name} (or --model {SCHEME}{ref.repo_id}@{ref.revision})"
+            )
+    return name, str(ref), config
+
+
+# -- zoo pull ----------------------------------------------------------------------------------
+
+
+def pull_targets(model: str) -> list[tuple[HubRef, str | None, bool]]:
+    """What ``zoo pull MODEL`` fetches: (file, pinned sha256, required) triples.
+
+    ``MODEL[:TAG]`` is a pretrained card whose file is on the Hub; ``hf://ORG/REPO[@REV]`` is an
+    exported repository (weights plus its config.json); ``hf://ORG/REPO/FILE@REV`` one file.
+    """
+    if model.startswith(SCHEME):
+        ref = parse_ref(model, default_file=WEIGHTS_FILE)
+        config = [(ref.sibling(CONFIG_FILE), None, False)] if ref.filename == WEIGHTS_FILE else []
+        return [(ref, None, True), *config]
+    from registry.manager import get_registry
+    from zoo.api import _card, parse_model
+
+    arch_name, tag = parse_model(model)
+    arch = get_registry().get(arch_name)
+    card = _card(arch, tag)
+    if card is None:
+        raise WeightsError(f"{arch.name} has no pretrained weights to pull")
+    if not card.file.startswith(SCHEME):
+        raise WeightsError(f"{arch.name}.{card.tag} ships with the zoo ({card.file}); there is nothing to pull")
+    return [(parse_ref(card.file), card.sha256, True)]
+
+
+def pull(model: str, *, offline: bool | None = None, tqdm_class: Any = None) -> list[Path]:
+    """Fill the cache for ``model`` (see :func:`pull_targets`), re-checking revisions online."""
+    paths = []
+    for ref, pin, required in pull_targets(model):
+        try:
+            paths.append(download(ref, pin, offline=offline, refresh=True, tqdm_class=tqdm_class))
+        except HubFileNotFound:
+            if required:
+                raise
+    return paths
+
+
+# -- zoo cache ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    """One cached file of a repository revision, as `zoo cache` shows it."""
+
+    repo_id: str
+    revision: str
+    refs: tuple[str, ...]
+    filename: str
+    size: int
+    path: Path
+    blob: Path
+
+
+def _scan() -> Any:
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        return scan_cache_dir(cache_dir())
+    except CacheNotFound:
+        return None
+
+
+def cache_files(everything: bool = False) -> list[CachedFile]:
+    """Cached model files of the zoo's repositories (those whose config.json names a registered
+    architecture, or that a pretrained card points at); ``everything`` lists all model repos."""
+    info = _scan()
+    if info is None:
+        return []
+    rows = [
+        CachedFile(repo.repo_id, rev.commit_hash, tuple(sorted(rev.refs)), f.file_name, f.size_on_disk,
+                   f.file_path, f.blob_path)
+        for repo in info.repos if repo.repo_type == "model" and (everything or _is_zoo_repo(repo))
+        for rev in repo.revisions for f in rev.files
+    ]
+    return sorted(rows, key=lambda r: (r.repo_id, r.revision, r.filename))
+
+
+def _is_zoo_repo(repo: Any) -> bool:
+    from registry.manager import get_registry
+
+    archs = get_registry().architectures.values()
+    card_repos = {parse_ref(p.file).repo_id for a in archs for p in a.pretrained if p.file.startswith(SCHEME)}
+    names = {n for a in archs for n in (a.name, *a.aliases)}
+    return repo.repo_id in card_repos or any(
+        _config_architecture(f.file_path) in names
+        for rev in repo.revisions for f in rev.files if f.file_name == CONFIG_FILE
+    )
+
+
+def _config_architecture(path: Path) -> str | None:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("architecture") if isinstance(data, dict) else None
+
+
+def verify_cache(everything: bool = False, delete: bool = False) -> Iterator[tuple[CachedFile, bool]]:
+    """Yield (file, intact) for every cached file; with ``delete`` remove the ones that are not."""
+    for row in cache_files(everything):
+        intact = _matches_blob_name(row.blob, sha256_file(row.blob))
+        if not intact and delete:
+            _evict(row.path, row.blob)
+        yield row, intact
+
+
+def clear_cache(repos: list[str] | None = None, everything: bool = False) -> tuple[int, int]:
+    """Delete cached revisions of the named repositories (default: all of the zoo's, or every model
+    repo with ``everything``) with huggingface_hub's delete strategy; return (revisions, bytes)."""
+    info = _scan()
+    if info is None:
+        return 0, 0
+    chosen = [r for r in info.repos if r.repo_type == "model"
+              and (r.repo_id in repos if repos else (everything or _is_zoo_repo(r)))]
+    revisions = [rev.commit_hash for r in chosen for rev in r.revisions]
+    if not revisions:
+        return 0, 0
+    strategy = info.delete_revisions(*revisions)
+    strategy.execute()
+    return len(revisions), strategy.expected_freed_size
