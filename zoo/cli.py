@@ -15,6 +15,7 @@ from rich.table import Table
 from registry.errors import ZooError
 from registry.manager import get_registry
 from zoo import api, catalogue
+from zoo.cli_hub import add_commands as add_hub_commands
 
 app = typer.Typer(
     name="zoo", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -101,6 +102,7 @@ def denoise(
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders."),
     allow_large: bool = typer.Option(False, "--allow-large", help="Lift the decompression-bomb pixel limit."),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickled (.pt/.pth) weights."),
+    offline: bool = typer.Option(False, "--offline", help="Hub weights from the cache only, no network."),
 ) -> None:
     """Denoise photos; by default each output is written beside its input as NAME_denoised-MODEL.EXT."""
     from zoo import batch
@@ -113,7 +115,8 @@ def denoise(
         batch.plan_outputs(jobs, label, output, out_dir, overwrite)
         if all(job.error for job in jobs):
             return _finish(jobs)
-        denoiser = api.load(model, backend=backend, weights=weights, preset=preset, trust_pickle=trust_pickle)
+        denoiser = api.load(model, backend=backend, weights=weights, preset=preset, trust_pickle=trust_pickle,
+                            offline=offline or None)
         batch.run_jobs(denoiser, jobs, sigma, None if allow_large else batch.DEFAULT_MAX_PIXELS, _report)
         _finish(jobs)
 
@@ -132,6 +135,9 @@ def _finish(jobs) -> None:
     if failed:
         err.print(f"{len(jobs) - len(failed)} of {len(jobs)} images denoised, {len(failed)} failed")
         raise typer.Exit(1)
+
+
+add_hub_commands(app)  # pull, cache, export, push (zoo/cli_hub.py)
 
 
 def run() -> None:
