@@ -1,29 +1,240 @@
-"""Inference engine: maps any photo's channels onto a model's and runs it.
+"""Inference engine: seamless tiled inference of any photo with bounded memory.
 
-Grayscale is replicated to RGB and averaged back; alpha is passed through untouched.
+The image is (virtually) padded by symmetric reflection to the model's ``size_multiple`` (the same
+padding ``Denoiser.denoise_batch`` applies to a whole image) and cut into equal tiles whose size
+and positions are multiples of it. Adjacent tiles overlap by ``2 * receptive_field + blend``:
+each tile's outputs within ``receptive_field`` of an inner edge are discarded (weight 0), and the
+next ``blend`` pixels fade in with a raised-cosine ramp, so the fades of two neighbours sum to 1.
+Edges on the image border keep full weight. Overlaps are then normalised by the accumulated
+weight, which makes any tiling (including the last tile, shifted inwards) a convex combination of
+outputs computed with their whole receptive field inside the tile: for a model whose output at a
+pixel depends only on inputs within ``receptive_field``, tiled equals whole-image inference.
+
+Memory: the whole image is held only as the input, a float32 output accumulator and a float32
+HxW weight map. Tiles are sized from a budget (``max_memory``) as follows: a model may declare
+``bytes_per_pixel`` (peak working memory of its forward pass per input pixel, batch included);
+otherwise ``DEFAULT_BYTES_PER_PIXEL`` is assumed, which is conservative for 64-channel
+convolutional networks on CPU (several live feature maps plus im2col workspace). The tile side is
+the largest multiple of ``size_multiple`` whose square fits the budget (capped at ``MAX_TILE``,
+and at least twice the overlap so that tiling never more than doubles the work), and as many
+tiles as also fit are batched through ``denoise_batch``.
+
+Grayscale is replicated to RGB per tile and averaged back; alpha passes through untouched.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
 import numpy as np
 
 from registry.denoiser import Denoiser
+from registry.errors import ZooError
+
+DEFAULT_MAX_MEMORY = 1 << 30  # bytes for the model's working set; image buffers come on top
+DEFAULT_BYTES_PER_PIXEL = 4096
+MAX_TILE = 2048  # beyond this, bigger tiles save little overlap and only delay progress updates
+MAX_BATCH = 8
+BLEND = 32  # pixels of raised-cosine fade between neighbouring tiles
+
+Progress = Callable[[int, int], None]
 
 
-def run(denoiser: Denoiser, pixels: np.ndarray, sigma: float | None = None) -> np.ndarray:
-    """Denoise float32 HxWxC pixels (C in 1..4) with a 3-channel model; same shape out."""
+@dataclass(frozen=True)
+class Plan:
+    """Where the tiles go: tile height/width, start rows/columns on the padded canvas, batch size."""
+
+    canvas: tuple[int, int]
+    tile: tuple[int, int]
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+    batch: int
+    margin: int
+
+    @property
+    def count(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+
+def run(
+    denoiser: Denoiser,
+    pixels: np.ndarray,
+    sigma: float | None = None,
+    *,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    tile: int | None = None,
+    ensemble: bool = False,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Denoise float32 HxWxC pixels (C in 1..4) with a 3-channel model; same shape out.
+
+    ``tile`` forces the tile side (rounded up to the size multiple) instead of the memory budget;
+    ``ensemble`` averages the 8 flips/rotations (x8 time); ``progress(done, total)`` is told
+    after each batch of tiles.
+    """
+    pixels = _as_hwc(pixels)
+    h, w, c = pixels.shape
+    colour = 1 if c in (1, 2) else 3
+    plan = plan_tiles(denoiser, h, w, max_memory=max_memory, tile=tile, ensemble=ensemble)
+    out = np.zeros((h, w, c), np.float32)
+    weight = np.zeros((h, w), np.float32)
+    done = 0
+    for batch in _batches(plan):
+        tiles = np.stack([_read_tile(pixels[..., :colour], plan, y, x) for y, x in batch])
+        result = _infer(denoiser, tiles, sigma, ensemble)
+        for (y, x), tile_out in zip(batch, result):
+            _accumulate(out, weight, tile_out, plan, y, x, colour)
+        done += len(batch)
+        if progress is not None:
+            progress(done, plan.count)
+    out[..., :colour] /= weight[..., None]
+    out[..., colour:] = pixels[..., colour:]  # alpha: copied, never through the model
+    return out
+
+
+def parse_memory(text: str) -> int:
+    """'1G', '512MB', '1.5GiB' -> bytes (units are 1024-based); a bare number means MiB."""
+    value = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = value[-1] if value and value[-1] in _UNITS else ""
+    try:
+        size = float(value[: len(value) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        raise ZooError(f"bad memory size {text!r}: use e.g. 512M, 1G or 1.5GB") from None
+    if size < 1 << 20:
+        raise ZooError(f"memory size {text!r} is too small: give at least 1M")
+    return int(size)
+
+
+_UNITS = {"": 1 << 20, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _as_hwc(pixels: np.ndarray) -> np.ndarray:
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim == 2:
         pixels = pixels[..., None]
-    colour, alpha = _split_alpha(pixels)
-    gray = colour.shape[2] == 1
-    rgb = np.repeat(colour, 3, axis=2) if gray else colour
-    out = denoiser.denoise(rgb, sigma)
-    out = out.mean(axis=2, keepdims=True) if gray else out
-    return out if alpha is None else np.concatenate([out, alpha], axis=2)
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4) or 0 in pixels.shape:
+        raise ZooError(f"expected an HxWxC image with C in 1..4, got shape {pixels.shape}")
+    return pixels
 
 
-def _split_alpha(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    if pixels.shape[2] in (2, 4):
-        return pixels[..., :-1], pixels[..., -1:]
-    return pixels, None
+# -- planning
+
+
+def plan_tiles(
+    denoiser: Denoiser, h: int, w: int, *, max_memory: int = DEFAULT_MAX_MEMORY,
+    tile: int | None = None, ensemble: bool = False,
+) -> Plan:
+    """Tile layout for an HxW image: see the module docstring for the rule."""
+    m = max(1, int(denoiser.size_multiple))
+    margin = int(denoiser.receptive_field)
+    overlap = _round_up(2 * margin + BLEND, m)
+    side = _round_up(tile, m) if tile else tile_side(denoiser, max_memory, ensemble)
+    side = max(side, 2 * overlap)  # at least half of each tile is new pixels, whatever the budget
+    canvas = (_round_up(h, m), _round_up(w, m))
+    th, tw = min(side, canvas[0]), min(side, canvas[1])
+    per_tile = th * tw * _bytes_per_pixel(denoiser) * (2 if ensemble else 1)
+    batch = int(max(1, min(MAX_BATCH, max_memory // max(per_tile, 1))))
+    rows, cols = _starts(canvas[0], th, overlap, m), _starts(canvas[1], tw, overlap, m)
+    return Plan(canvas, (th, tw), rows, cols, batch, margin)
+
+
+def tile_side(denoiser: Denoiser, max_memory: int, ensemble: bool = False) -> int:
+    """Largest tile side (multiple of size_multiple, at most MAX_TILE) within the memory budget."""
+    m = max(1, int(denoiser.size_multiple))
+    per_pixel = _bytes_per_pixel(denoiser) * (2 if ensemble else 1)  # ensemble keeps a running sum
+    side = int(math.sqrt(max(max_memory, 1) / per_pixel)) // m * m
+    return max(m, min(side, MAX_TILE // m * m))
+
+
+def _bytes_per_pixel(denoiser: Denoiser) -> int:
+    declared = getattr(denoiser, "bytes_per_pixel", None)
+    return int(declared) if declared else DEFAULT_BYTES_PER_PIXEL
+
+
+def _round_up(n: int, m: int) -> int:
+    return -(-int(n) // m) * m
+
+
+def _starts(length: int, tile: int, overlap: int, m: int) -> tuple[int, ...]:
+    """Tile starts along one axis: stride tile - overlap; the last tile ends at the canvas edge."""
+    if tile >= length:
+        return (0,)
+    stride = max(m, tile - overlap)
+    starts = list(range(0, length - tile, stride))
+    return tuple(starts + [length - tile])
+
+
+def _batches(plan: Plan) -> Iterator[list[tuple[int, int]]]:
+    coords = [(y, x) for y in plan.rows for x in plan.cols]
+    for i in range(0, len(coords), plan.batch):
+        yield coords[i:i + plan.batch]
+
+
+# -- one tile
+
+
+def _read_tile(colour: np.ndarray, plan: Plan, y: int, x: int) -> np.ndarray:
+    """The tile at (y, x) of the padded canvas, as RGB; rows/columns past the image are mirrored."""
+    th, tw = plan.tile
+    rows = _mirror(np.arange(y, y + th), colour.shape[0])
+    cols = _mirror(np.arange(x, x + tw), colour.shape[1])
+    tile = colour[rows[0]:rows[-1] + 1] if _contiguous(rows) else colour[rows]
+    tile = tile[:, cols[0]:cols[-1] + 1] if _contiguous(cols) else tile[:, cols]
+    return np.repeat(tile, 3, axis=2) if tile.shape[2] == 1 else tile
+
+
+def _mirror(index: np.ndarray, n: int) -> np.ndarray:
+    """Symmetric reflection (edge repeated), as numpy's pad mode 'symmetric' and denoise_batch."""
+    period = 2 * n
+    index = np.mod(index, period)
+    return np.where(index < n, index, period - 1 - index)
+
+
+def _contiguous(index: np.ndarray) -> bool:
+    return bool(index[-1] - index[0] == len(index) - 1 and np.all(np.diff(index) == 1))
+
+
+def _infer(denoiser: Denoiser, tiles: np.ndarray, sigma: float | None, ensemble: bool) -> np.ndarray:
+    if not ensemble:
+        return denoiser.denoise_batch(tiles, sigma)
+    total = np.zeros_like(tiles)
+    for k in range(4):
+        for flip in (False, True):
+            view = np.rot90(tiles[:, :, ::-1] if flip else tiles, k, axes=(1, 2))
+            back = np.rot90(denoiser.denoise_batch(np.ascontiguousarray(view), sigma), -k, axes=(1, 2))
+            total += back[:, :, ::-1] if flip else back
+    return total / 8
+
+
+def _accumulate(
+    out: np.ndarray, weight: np.ndarray, tile_out: np.ndarray, plan: Plan, y: int, x: int, colour: int,
+) -> None:
+    h, w = out.shape[:2]
+    th, tw = min(plan.tile[0], h - y), min(plan.tile[1], w - x)  # the canvas may pass the image
+    if th <= 0 or tw <= 0:
+        return
+    wy = _window(plan.tile[0], y, plan.canvas[0], plan.margin)[:th]
+    wx = _window(plan.tile[1], x, plan.canvas[1], plan.margin)[:tw]
+    win = np.outer(wy, wx)
+    values = tile_out[:th, :tw]
+    if colour == 1:
+        values = values.mean(axis=2, keepdims=True)
+    out[y:y + th, x:x + tw, :colour] += values * win[..., None]
+    weight[y:y + th, x:x + tw] += win
+
+
+def _window(size: int, start: int, length: int, margin: int) -> np.ndarray:
+    """1-D weights of a tile: 0 on the discarded margin, raised-cosine fade, 1 inside.
+
+    Edges on the canvas border keep weight 1. sin^2 fades of two neighbours sum to exactly 1.
+    """
+    win = np.ones(size, np.float32)
+    fade = np.sin(0.5 * np.pi * (np.arange(BLEND, dtype=np.float64) + 0.5) / BLEND) ** 2
+    ramp = np.concatenate([np.zeros(margin), fade]).astype(np.float32)[:size]
+    if start > 0:
+        win[:len(ramp)] = np.minimum(win[:len(ramp)], ramp)
+    if start + size < length:
+        win[size - len(ramp):] = np.minimum(win[size - len(ramp):], ramp[::-1])
+    return win

@@ -1,0 +1,109 @@
+"""Tiled inference: seamless blending, size multiples, memory-derived tiles, ensemble, channels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from registry.config import DenoiserConfig
+from registry.errors import ZooError
+from tests._zoo_models import Identity
+from zoo import engine
+
+torch = pytest.importorskip("torch")
+from tests._zoo_models import ConvNet  # noqa: E402  (needs torch)
+
+RNG = np.random.default_rng(3)
+
+
+@pytest.fixture(scope="module")
+def image() -> np.ndarray:
+    return RNG.random((181, 157, 3), dtype=np.float32)
+
+
+@pytest.mark.parametrize("size_multiple", [2, 8])
+@pytest.mark.parametrize("tile", [64, 100])
+def test_tiled_equals_whole_image_for_a_local_model(image, size_multiple, tile):
+    net = ConvNet(size_multiple)
+    plan = engine.plan_tiles(net, *image.shape[:2], tile=tile)
+    assert plan.count > 1
+    tiled = engine.run(net, image, tile=tile)
+    np.testing.assert_allclose(tiled, net.denoise(image), atol=1e-5, rtol=0)
+
+
+def test_tiles_from_the_memory_budget_are_seamless(image):
+    net = ConvNet(2)
+    tiled = engine.run(net, image, max_memory=64 * 64 * engine.DEFAULT_BYTES_PER_PIXEL)
+    np.testing.assert_allclose(tiled, net.denoise(image), atol=1e-5, rtol=0)
+
+
+def test_ensemble_tiled_equals_ensemble_whole(image):
+    net = ConvNet(2)
+    tiled = engine.run(net, image[:100], tile=64, ensemble=True)
+    whole = engine.run(net, image[:100], tile=4096, ensemble=True)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5, rtol=0)
+    assert not np.allclose(whole, net.denoise(image[:100]), atol=1e-3)  # the 8 views really were averaged
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_identity_keeps_pixels_and_alpha(channels):
+    pixels = RNG.random((45, 70, channels), dtype=np.float32)
+    out = engine.run(Identity(DenoiserConfig()), pixels, tile=16, ensemble=channels == 4)
+    assert out.shape == pixels.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, pixels, atol=1e-6)
+    if channels in (2, 4):
+        assert np.array_equal(out[..., -1], pixels[..., -1])
+
+
+def test_weights_are_a_partition_of_unity():
+    """Every interior pixel's weights sum to 1 before normalisation where fades meet."""
+    size, margin = 100, 5
+    left = engine._window(size, 0, 1000, margin)
+    right = engine._window(size, size - (2 * margin + engine.BLEND), 1000, margin)
+    overlap = 2 * margin + engine.BLEND
+    np.testing.assert_allclose(left[-overlap:] + right[:overlap], 1.0, atol=1e-6)
+    assert left[0] == 1.0 and left[-margin:].max() == 0.0
+
+
+def test_tile_side_follows_the_memory_budget():
+    net = Identity(DenoiserConfig())
+    small = engine.tile_side(net, 64 << 20)
+    assert small % net.size_multiple == 0
+    assert small ** 2 * engine.DEFAULT_BYTES_PER_PIXEL <= 64 << 20
+    assert engine.tile_side(net, 256 << 20) > small
+    net.bytes_per_pixel = 100  # a model that declares its working memory gets bigger tiles
+    assert engine.tile_side(net, 64 << 20) > small
+
+
+def test_tiles_are_batched_and_progress_is_reported():
+    calls, seen = [], []
+
+    class Counting(Identity):
+        def forward(self, batch, sigma):
+            calls.append(batch.shape)
+            return batch
+
+    pixels = RNG.random((200, 200, 3), dtype=np.float32)
+    engine.run(Counting(DenoiserConfig()), pixels, tile=64, max_memory=1 << 30,
+               progress=lambda done, total: seen.append((done, total)))
+    assert len(calls) < seen[-1][1] and all(s[0] > 1 for s in calls[:-1])
+    assert seen[-1][0] == seen[-1][1]
+
+
+@pytest.mark.parametrize(("text", "size"), [("1G", 1 << 30), ("512MB", 512 << 20), ("1.5GiB", 3 << 29), ("300", 300 << 20)])
+def test_parse_memory(text, size):
+    assert engine.parse_memory(text) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "10K", ""])
+def test_parse_memory_rejects_nonsense(text):
+    with pytest.raises(ZooError):
+        engine.parse_memory(text)
+
+
+def test_engine_does_not_import_frameworks():
+    import subprocess
+    import sys
+
+    code = "import zoo.engine, zoo.batch, zoo.imageio, sys; print('torch' in sys.modules or 'tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
