@@ -365,6 +365,7 @@ def test_push_refuses_a_folder_that_is_not_an_export(hub, tmp_path):
 # -- the real architecture through the console script -----------------------------------------
 
 
+@pytest.mark.slow
 def test_mwrcanet_acceptance_cli(hub, tmp_path, rgb_image):
     pytest.importorskip("torch")
     from registry.manager import Registry

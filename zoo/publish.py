@@ -55,7 +55,7 @@ def export(
     denoiser = api.load(model, backend=backend, weights=weights, preset=preset, trust_pickle=trust_pickle,
                         offline=offline)
     arch = get_registry().get(denoiser.architecture)
-    card = arch.weights_for(api.parse_model(model)[1]) if weights is None else None
+    card = None if (weights or model.startswith(hub.SCHEME)) else arch.weights_for(api.parse_model(model)[1])
     sha = save_state(denoiser.state_dict(), targets["weights"], metadata={"architecture": arch.name, "format": "pt"})
     _write_text(targets["config"], denoiser.config.to_json(arch.name) + "\n")
     _write_text(targets["card"], model_card(arch, denoiser.config.to_hub_dict(arch.name), card, sha, datasets))
