@@ -68,6 +68,7 @@ class EDSRKeras(KerasDenoiser):
     def __init__(self, config: EDSRConfig) -> None:
         super().__init__(config, edsr_model(config))
         self.receptive_field = config.receptive_field
+        self.bytes_per_pixel = config.bytes_per_pixel
 
 
 def build(config: EDSRConfig) -> EDSRKeras:

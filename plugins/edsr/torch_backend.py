@@ -62,6 +62,7 @@ class EDSRTorch(TorchDenoiser):
     def __init__(self, config: EDSRConfig) -> None:
         super().__init__(config, EDSRModule(config))
         self.receptive_field = config.receptive_field
+        self.bytes_per_pixel = config.bytes_per_pixel
 
 
 def build(config: EDSRConfig) -> EDSRTorch:

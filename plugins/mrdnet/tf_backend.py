@@ -72,6 +72,7 @@ class MRDNetKeras(KerasDenoiser):
     def __init__(self, config: MRDNetConfig) -> None:
         super().__init__(config, mrdnet_model(config))
         self.receptive_field = config.receptive_field
+        self.bytes_per_pixel = config.bytes_per_pixel
 
 
 def build(config: MRDNetConfig) -> MRDNetKeras:

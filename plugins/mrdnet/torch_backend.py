@@ -105,6 +105,7 @@ class MRDNetTorch(TorchDenoiser):
     def __init__(self, config: MRDNetConfig) -> None:
         super().__init__(config, MRDNetModule(config))
         self.receptive_field = config.receptive_field
+        self.bytes_per_pixel = config.bytes_per_pixel
 
 
 def build(config: MRDNetConfig) -> MRDNetTorch:
