@@ -38,7 +38,7 @@ def _architecture(arch: str | Architecture) -> Architecture:
     return arch if isinstance(arch, Architecture) else get_registry().get(arch)
 
 
-def test_image(size: tuple[int, int], seed: int = 0) -> np.ndarray:
+def sample_image(size: tuple[int, int], seed: int = 0) -> np.ndarray:
     """A smooth gradient plus noise: a photo-like float32 HxWx3 input in [0, 1]."""
     h, w = size
     yy, xx = np.mgrid[0:h, 0:w] / max(h, w, 1)
@@ -107,7 +107,7 @@ class Conformance:
 
             d.forward = recording  # type: ignore[method-assign]
             try:
-                self._outputs[backend] = d.denoise(test_image(self.size), self.sigma(d))
+                self._outputs[backend] = d.denoise(sample_image(self.size), self.sigma(d))
             finally:
                 del d.forward
         return self._outputs[backend]
@@ -143,7 +143,7 @@ class Conformance:
         again = fresh.state_dict()
         assert sorted(again) == sorted(state), "reloaded state dict has other tensor names"
         assert all(np.array_equal(again[k], state[k]) for k in state), "reloaded tensors differ"
-        diff = _max_diff(self.output(backend), fresh.denoise(test_image(self.size), self.sigma(d)))
+        diff = _max_diff(self.output(backend), fresh.denoise(sample_image(self.size), self.sigma(d)))
         assert diff <= 1e-6, f"fresh instance with reloaded weights differs by {diff:.3g}"
 
     def check_load_errors(self, backend: str) -> None:
@@ -185,7 +185,7 @@ class Conformance:
         h, w = self.parity_size or self.size
         ref, *others = [self.denoiser(b) for b in self.backends]
         m = ref.size_multiple
-        padded = test_image((h + (-h) % m, w + (-w) % m), seed=2)[None]
+        padded = sample_image((h + (-h) % m, w + (-w) % m), seed=2)[None]
         raw = ref.forward(padded, self.sigma(ref))
         worst = 0.0
         for d in others:
@@ -200,7 +200,7 @@ class Conformance:
     def _clamped(self, d: Denoiser, size: tuple[int, int]) -> np.ndarray:
         if size == tuple(self.size):
             return self.output(d.backend)  # already computed by check_forward
-        return d.denoise(test_image(size, seed=1), self.sigma(d))
+        return d.denoise(sample_image(size, seed=1), self.sigma(d))
 
     def run_all(self, tmp_dir: Path) -> dict[str, Any]:
         """Every check; returns {'parity': max abs diff}. Raises AssertionError on the first failure."""
