@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from plugins.edsr.config import EDSRConfig
-# aliased: a module-level name starting with test_ would be collected as a test
-from zoo.testing import PARITY_ATOL, Conformance, test_image as photo
+from zoo.testing import PARITY_ATOL, Conformance, sample_image as photo
 
 pytest.importorskip("torch")
 

@@ -10,8 +10,7 @@ import pytest
 from plugins.mrdnet.config import MRDNetConfig
 from registry.manager import get_registry
 from tests.test_edsr import he_weights
-# aliased: a module-level name starting with test_ would be collected as a test
-from zoo.testing import PARITY_ATOL, Conformance, test_image as photo
+from zoo.testing import PARITY_ATOL, Conformance, sample_image as photo
 
 pytest.importorskip("torch")
 
