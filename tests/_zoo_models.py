@@ -46,3 +46,8 @@ class ConvNet(Denoiser):
             y = F.pixel_shuffle(F.relu(F.conv2d(F.pixel_unshuffle(y, 2), self.w[1], padding=1)), 2)
             y = x + 0.1 * F.conv2d(y, self.w[2], padding=1)
             return y.permute(0, 2, 3, 1).numpy()
+
+
+def build_identity(config: DenoiserConfig) -> Identity:
+    """Backend target for a fake 'ident' plugin in CLI tests."""
+    return Identity(config)

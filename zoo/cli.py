@@ -101,6 +101,13 @@ def denoise(
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs (created if needed)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs (never an input)."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders."),
+    name_template: str = typer.Option(
+        "{stem}_denoised-{model}{ext}", "--name-template",
+        help="Output file name: {stem}, {name}, {ext}, {model} (with --out-dir or beside the input).",
+    ),
+    max_memory: str = typer.Option("1G", "--max-memory", help="Model working memory; sets the tile size (e.g. 512M, 2G)."),
+    tile: Optional[int] = typer.Option(None, "--tile", help="Tile side in pixels (overrides --max-memory)."),
+    ensemble: bool = typer.Option(False, "--ensemble", help="Average the 8 flips/rotations (x8 time)."),
     allow_large: bool = typer.Option(False, "--allow-large", help="Lift the decompression-bomb pixel limit."),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickled (.pt/.pth) weights."),
     offline: bool = typer.Option(False, "--offline", help="Hub weights from the cache only, no network."),
@@ -113,29 +120,33 @@ def denoise(
         if not jobs:
             raise ZooError("no images found in the given inputs")
         label = model.replace(":", "-").replace("/", "-")
-        batch.plan_outputs(jobs, label, output, out_dir, overwrite)
-        if all(job.error for job in jobs):
+        options = batch.make_options(sigma, max_memory, tile, ensemble, allow_large)
+        batch.plan_outputs(jobs, label, output, out_dir, overwrite, name_template)
+        if all(job.error or job.skipped for job in jobs):
             return _finish(jobs)
         denoiser = api.load(model, backend=backend, weights=weights, preset=preset, trust_pickle=trust_pickle,
                             offline=offline or None)
-        batch.run_jobs(denoiser, jobs, sigma, None if allow_large else batch.DEFAULT_MAX_PIXELS, _report)
+        with batch.BatchProgress(len(jobs)) as progress:
+            batch.run_jobs(denoiser, jobs, options, _report, progress)
         _finish(jobs)
 
 
 def _report(job) -> None:
-    if job.error is None:
+    if job.error is None and job.skipped is None:
         out.print(f"wrote {job.target}", highlight=False, soft_wrap=True)
 
 
 def _finish(jobs) -> None:
     failed = [job for job in jobs if job.error]
-    if len(jobs) == 1 and failed:
-        raise ZooError(failed[0].error)
-    for job in failed:
-        err.print(f"[red]failed:[/red] {job.error}", highlight=False, soft_wrap=True)
-    if failed:
-        err.print(f"{len(jobs) - len(failed)} of {len(jobs)} images denoised, {len(failed)} failed")
-        raise typer.Exit(1)
+    if len(jobs) == 1 and (failed or jobs[0].skipped):  # one input: a skip is the answer, as an error
+        raise ZooError(jobs[0].error or jobs[0].skipped)
+    from zoo import batch
+
+    lines, code = batch.summary(jobs)
+    for line in lines:
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+    if code:
+        raise typer.Exit(code)
 
 
 add_hub_commands(app)  # pull, cache, export, push (zoo/cli_hub.py)
