@@ -15,6 +15,7 @@ from rich.table import Table
 from registry.errors import ZooError
 from registry.manager import get_registry
 from zoo import api, catalogue
+from zoo.cli_bench import bench as bench_app
 from zoo.cli_convert import add_commands as add_convert_commands
 from zoo.cli_hub import add_commands as add_hub_commands
 
@@ -151,6 +152,7 @@ def _finish(jobs) -> None:
 
 add_hub_commands(app)  # pull, cache, export, push (zoo/cli_hub.py)
 add_convert_commands(app)  # convert (zoo/cli_convert.py)
+app.add_typer(bench_app, name="bench")  # zoo bench quality (zoo/cli_bench.py)
 
 
 def run() -> None:

@@ -1,0 +1,91 @@
+"""`zoo bench ...`: benchmark commands, a typer sub-app attached to the main `zoo` app.
+
+Kept apart from zoo/cli.py so the benchmark options do not crowd the main commands; heavy
+modules (scikit-image, matplotlib, frameworks) are imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+bench = typer.Typer(no_args_is_help=True, help="Benchmark denoisers: quality (PSNR/SSIM) on an image set.")
+
+
+@bench.command()
+def quality(
+    models: str = typer.Option(..., "--models", "-m", help="Comma-separated MODEL or MODEL:TAG list."),
+    dataset: Path = typer.Option(..., "--dataset", help="Folder of clean images (references in real-noise mode)."),
+    noisy_dir: Optional[Path] = typer.Option(None, "--noisy-dir", help="Folder of real noisy photos: real-noise mode."),
+    pair_glob: Optional[str] = typer.Option(None, "--pair-glob", help="Pairing rule NOISY:CLEAN, e.g. '*_real.JPG:*_mean.JPG'."),
+    sigma: str = typer.Option("15,25,50", "--sigma", help="AWGN sigmas (0-255 scale), comma-separated."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the synthetic noise."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N images (name order)."),
+    crop: Optional[int] = typer.Option(None, "--crop", help="Score N x N centre crops (faster)."),
+    out_dir: Path = typer.Option(Path("bench-out"), "--out", help="Folder for quality.csv/.json/.png."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Backend for models that have it."),
+) -> None:
+    """PSNR and SSIM of each model (and of the noisy input) per noise level, with peers in one run."""
+    from zoo import bench as bench_mod
+    from zoo.cli import err, out, reported
+
+    with reported():
+        config = bench_mod.QualityConfig(
+            models=_split(models), dataset=dataset, noisy_dir=noisy_dir, sigmas=_sigmas(sigma),
+            seed=seed, limit=limit, crop=crop, backend=backend, pair_glob=pair_glob,
+        )
+        result = _run_with_progress(bench_mod, config, err)
+        out.print(_table(result.summary(), result))
+        for path in bench_mod.write_outputs(result, out_dir):
+            out.print(f"wrote {path}", highlight=False, soft_wrap=True)
+
+
+def _split(models: str) -> tuple[str, ...]:
+    from registry.errors import ZooError
+
+    names = tuple(m.strip() for m in models.split(",") if m.strip())
+    if not names:
+        raise ZooError("--models needs at least one model name")
+    return names
+
+
+def _sigmas(text: str) -> tuple[float, ...]:
+    from registry.errors import ZooError
+
+    try:
+        sigmas = tuple(float(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise ZooError(f"--sigma takes numbers like 15,25,50, got {text!r}") from None
+    if not sigmas or any(not 0 < s <= 255 for s in sigmas):
+        raise ZooError(f"--sigma values must be in (0, 255], got {text!r}")
+    return sigmas
+
+
+def _run_with_progress(bench_mod, config, err):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("benchmarking", total=None)
+        report = lambda msg: progress.console.print(msg, highlight=False, soft_wrap=True)  # noqa: E731
+        n_levels = len(config.noise_levels())
+        progress.update(task, total=len(bench_mod.find_pairs(config)) * n_levels)
+        return bench_mod.run_quality(config, report, lambda: progress.advance(task))
+
+
+def _table(rows: list[dict], result):
+    from rich.table import Table
+
+    table = Table("model", "noise", "images", "PSNR (dB)", "SSIM", "s / MP", title=_caption(result))
+    for r in rows:
+        noise = "real" if r["sigma"] is None else f"σ={r['sigma']:g}"
+        speed = "-" if r["seconds_per_mp"] is None else f"{r['seconds_per_mp']:.1f}"
+        table.add_row(r["model"], noise, str(r["images"]), f"{r['psnr']:.2f}", f"{r['ssim']:.4f}", speed)
+    return table
+
+
+def _caption(result) -> str:
+    skipped = "; ".join(f"{k} skipped" for k in result.skipped)
+    return f"{result.config.noisy_dir or result.config.dataset} ({result.images} images){'; ' + skipped if skipped else ''}"
