@@ -18,6 +18,7 @@ from zoo import api, catalogue
 from zoo.cli_bench import bench as bench_app
 from zoo.cli_convert import add_commands as add_convert_commands
 from zoo.cli_hub import add_commands as add_hub_commands
+from zoo.cli_train import add_commands as add_train_commands
 
 app = typer.Typer(
     name="zoo", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -152,6 +153,7 @@ def _finish(jobs) -> None:
 
 add_hub_commands(app)  # pull, cache, export, push (zoo/cli_hub.py)
 add_convert_commands(app)  # convert (zoo/cli_convert.py)
+add_train_commands(app)  # train (zoo/cli_train.py)
 app.add_typer(bench_app, name="bench")  # zoo bench quality (zoo/cli_bench.py)
 
 

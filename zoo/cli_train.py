@@ -1,0 +1,80 @@
+"""`zoo train`: a thin command over zoo.train (torch) and zoo.train_keras (Keras fit)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def train(
+    model: str = typer.Argument(..., help="Architecture to train."),
+    data: Path = typer.Option(..., "--data", help="Folder of clean full-size training photos."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output weights (.safetensors); OUT.ckpt and OUT.card.json beside it."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Config preset."),
+    noise: str = typer.Option("awgn:0-50", "--noise", help="awgn:SIGMA, awgn:LOW-HIGH, camera, camera:nojpeg."),
+    patch: int = typer.Option(96, "--patch", help="Patch size cut from full-size photos (no resizing)."),
+    batch: int = typer.Option(16, "--batch", help="Patches per step."),
+    steps: int = typer.Option(10000, "--steps", help="Optimiser steps."),
+    lr: float = typer.Option(1e-4, "--lr", help="Initial Adam learning rate (cosine decay)."),
+    loss: str = typer.Option("l1", "--loss", help="l1 or l2."),
+    channels: str = typer.Option("rgb", "--channels", help="rgb, or separate: one 1-channel net for R, G and B."),
+    holdout: int = typer.Option(8, "--holdout", help="Last N photos held out for validation."),
+    val_every: int = typer.Option(500, "--val-every", help="Validate and checkpoint every N steps."),
+    seed: int = typer.Option(0, "--seed", help="Seed for patches, noise and weights."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
+    backend: str = typer.Option("torch", "--backend", help="torch (custom loop) or tensorflow (Keras fit)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT.ckpt."),
+) -> None:
+    """Train a model on patches of full-size photos with synthetic noise; writes weights and a card."""
+    from zoo.cli import reported
+
+    with reported():
+        from zoo.train import TrainConfig
+
+        cfg = TrainConfig(model=model, preset=preset, channels=channels, data=str(data), holdout=holdout, noise=noise,
+                          patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, val_every=val_every,
+                          threads=threads)
+        command = "zoo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        card = _run(cfg, out, resume, backend, command)
+        _print_card(card, out)
+
+
+def _run(cfg, out: Path, resume: bool, backend: str, command: str) -> dict:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from zoo import cli
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+               TextColumn("{task.fields[info]}"))
+    with Progress(*columns, console=cli.err) as progress:
+        task = progress.add_task(f"train {cfg.model}", total=cfg.steps, info="")
+
+        def on_step(step: int, metrics: dict) -> None:
+            info = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+            progress.update(task, completed=step, info=info)
+            if "val_psnr" in metrics:  # one log line per validation, also when stderr is a file
+                progress.console.print(f"step {step}: {info}", highlight=False)
+
+        if backend == "tensorflow":
+            from zoo.train_keras import train_keras
+
+            return train_keras(cfg, out, on_step=on_step, command=command)
+        from zoo.train import train as train_torch
+
+        return train_torch(cfg, out, resume=resume, on_step=on_step, command=command)
+
+
+def _print_card(card: dict, out: Path) -> None:
+    from zoo import cli
+
+    metrics = ", ".join(f"{k}={v}" for k, v in card["metrics"].items())
+    cli.out.print(f"wrote {out.with_suffix('.safetensors')} (sha256 {card['sha256'][:12]}...): {metrics}",
+                  highlight=False, soft_wrap=True)
+
+
+def add_commands(app: typer.Typer) -> None:
+    app.command("train")(train)

@@ -1,0 +1,255 @@
+"""Training: patches cut from full-size photos (no resizing), seeded noise, Adam, checkpoints.
+
+PyTorch is the main training backend (:func:`train`); Keras ``fit`` is offered too
+(:mod:`zoo.train_keras`). Both write the canonical safetensors file and a model card (JSON) that
+records the command, the data, the steps, the wall time and the measured validation metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry.errors import ZooError
+from zoo.noise import NoiseSpec
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+
+
+class TrainConfig(BaseModel):
+    """Everything a training run depends on; stored in checkpoints and model cards."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # -- what
+    model: str = Field(description="Architecture name.")
+    preset: str | None = Field(None, description="Config preset.")
+    channels: str = Field("rgb", description="'rgb', or 'separate': one single-channel network for R, G, B.")
+    # -- data
+    data: str = Field(description="Folder of clean training photos.")
+    holdout: int = Field(8, ge=1, description="Last N photos (sorted by name) held out for validation.")
+    noise: str = Field("awgn:0-50", description="Noise spec, see zoo.noise.")
+    patch: int = Field(96, ge=16, description="Training patch size, cut from full-size photos.")
+    batch: int = Field(16, ge=1, description="Patches per step.")
+    # -- optimisation
+    steps: int = Field(10000, ge=1, description="Optimiser steps.")
+    lr: float = Field(1e-4, gt=0, description="Initial Adam learning rate (cosine decay to lr/100).")
+    loss: str = Field("l1", description="'l1' or 'l2'.")
+    seed: int = Field(0, description="Seeds patches, noise and initial weights.")
+    # -- bookkeeping
+    val_every: int = Field(500, ge=1, description="Validate (and checkpoint) every N steps.")
+    val_sigma: float = Field(25.0, description="AWGN sigma of the validation set for AWGN specs.")
+    threads: int | None = Field(None, description="torch intra-op threads (default: torch's).")
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    wall: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+# -- data ---------------------------------------------------------------------------------------
+def list_images(folder: str | Path) -> list[Path]:
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ZooError(f"no training images in {folder}")
+    return files
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def split(files: list[Path], holdout: int) -> tuple[list[Path], list[Path]]:
+    if len(files) <= holdout:
+        raise ZooError(f"need more than {holdout} images to hold {holdout} out for validation")
+    return files[:-holdout], files[-holdout:]
+
+
+class PatchSampler:
+    """Random patches of full-size photos with random flips/rotations and fresh noise each draw."""
+
+    def __init__(self, images: list[np.ndarray], patch: int, noise: NoiseSpec, rng: np.random.Generator):
+        small = [i for i in images if min(i.shape[:2]) < patch]
+        if small:
+            raise ZooError(f"{len(small)} training images are smaller than the {patch}px patch")
+        self.images, self.patch, self.noise, self.rng = images, patch, noise, rng
+
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        pairs = [self._one() for _ in range(n)]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+    def _one(self) -> tuple[np.ndarray, np.ndarray]:
+        img = self.images[self.rng.integers(len(self.images))]
+        y = self.rng.integers(img.shape[0] - self.patch + 1)
+        x = self.rng.integers(img.shape[1] - self.patch + 1)
+        clean = dihedral(img[y : y + self.patch, x : x + self.patch], int(self.rng.integers(8)))
+        clean = clean.astype(np.float32) / 255.0
+        return self.noise.apply(clean, self.rng)[0], clean
+
+
+def dihedral(img: np.ndarray, k: int) -> np.ndarray:
+    """One of the 8 flips/rotations of a square patch."""
+    img = np.rot90(img, k % 4)
+    return np.ascontiguousarray(img[:, ::-1] if k >= 4 else img)
+
+
+def validation_set(images: list[np.ndarray], spec: NoiseSpec, val_sigma: float, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fixed noisy/clean pairs: AWGN at ``val_sigma`` for AWGN specs, seeded camera noise otherwise."""
+    fixed = NoiseSpec("awgn", (val_sigma, val_sigma)) if spec.kind == "awgn" else spec
+    pairs = []
+    for i, img in enumerate(images):
+        clean = img.astype(np.float32) / 255.0
+        pairs.append((fixed.apply(clean, np.random.default_rng([seed, 1000 + i]))[0], clean))
+    return pairs
+
+
+def evaluate(denoise: Callable[[np.ndarray], np.ndarray], pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """Mean PSNR/SSIM (scikit-image) of ``denoise`` over noisy/clean pairs."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    scores = []
+    for noisy, clean in pairs:
+        out = denoise(noisy).astype(np.float64)
+        scores.append((peak_signal_noise_ratio(clean, out, data_range=1.0),
+                       structural_similarity(clean, out, data_range=1.0, channel_axis=-1)))
+    return {"psnr": float(np.mean([s[0] for s in scores])), "ssim": float(np.mean([s[1] for s in scores]))}
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Cosine decay from lr to lr/100 over the run."""
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps)))
+
+
+# -- the torch loop -----------------------------------------------------------------------------
+def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[int, dict[str, float]], None] | None = None,
+          command: str = "") -> dict[str, Any]:
+    """Train with PyTorch; checkpoint to ``out.ckpt`` and finish with ``out`` (.safetensors) + card."""
+    import torch
+
+    from zoo import api
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    denoiser = api.load(cfg.model, backend="torch", preset=cfg.preset, pretrained=False, **_channel_config(cfg))
+    module = denoiser.module.train()
+    optim = torch.optim.Adam(module.parameters(), lr=cfg.lr)
+    state = TrainState()
+    ckpt = Path(out).with_suffix(".ckpt")
+    if resume and ckpt.exists():
+        state = _load_checkpoint(ckpt, cfg, module, optim)
+    train_files, val_files = split(list_images(cfg.data), cfg.holdout)
+    spec = NoiseSpec.parse(cfg.noise)
+    sampler = PatchSampler([read_rgb(p) for p in train_files], cfg.patch, spec, np.random.default_rng([cfg.seed, state.step]))
+    val = validation_set([read_rgb(p) for p in val_files], spec, cfg.val_sigma, cfg.seed)
+    loss_fn = torch.nn.L1Loss() if cfg.loss == "l1" else torch.nn.MSELoss()
+    infer = _inference(denoiser, cfg)
+    start = time.perf_counter() - state.wall
+    running = []
+    while state.step < cfg.steps:
+        noisy, clean = (torch.from_numpy(a).permute(0, 3, 1, 2) for a in _to_model(sampler.batch(cfg.batch), cfg))
+        for group in optim.param_groups:
+            group["lr"] = lr_at(cfg, state.step)
+        loss = loss_fn(module(noisy.contiguous(memory_format=torch.channels_last)), clean)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        state.step += 1
+        running.append(loss.item())
+        metrics = {"loss": float(np.mean(running[-50:]))}
+        if state.step % cfg.val_every == 0 or state.step == cfg.steps:
+            module.eval()
+            metrics.update({f"val_{k}": v for k, v in evaluate(infer, val).items()})
+            module.train()
+            state.wall = time.perf_counter() - start
+            state.history.append({"step": state.step, **metrics})
+            _save_checkpoint(ckpt, cfg, module, optim, state)
+        if on_step:
+            on_step(state.step, metrics)
+    module.eval()
+    return finish(denoiser, cfg, Path(out), state, train_files, val_files, command)
+
+
+def _channel_config(cfg: TrainConfig) -> dict[str, Any]:
+    return {"image_channels": 1} if cfg.channels == "separate" else {}
+
+
+def _to_model(batch: tuple[np.ndarray, np.ndarray], cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """For single-channel training, each colour channel is its own training image."""
+    if cfg.channels != "separate":
+        return batch
+    return tuple(np.ascontiguousarray(np.moveaxis(a, 3, 1).reshape(-1, *a.shape[1:3], 1)) for a in batch)
+
+
+def _inference(denoiser: Any, cfg: TrainConfig) -> Callable[[np.ndarray], np.ndarray]:
+    from zoo import engine
+
+    return lambda noisy: engine.run(denoiser, noisy)
+
+
+def _save_checkpoint(path: Path, cfg: TrainConfig, module: Any, optim: Any, state: TrainState) -> None:
+    import torch
+
+    from zoo.atomic import atomic_path
+
+    payload = {"model": module.state_dict(), "optim": optim.state_dict(), "step": state.step, "wall": state.wall,
+               "history": json.dumps(state.history), "config": cfg.model_dump_json()}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _load_checkpoint(path: Path, cfg: TrainConfig, module: Any, optim: Any) -> TrainState:
+    import torch
+
+    payload = torch.load(path, map_location="cpu", weights_only=True)  # our own file, still no unpickling
+    saved = TrainConfig.model_validate_json(payload["config"])
+    if saved.model_dump(exclude={"steps", "val_every", "threads"}) != cfg.model_dump(exclude={"steps", "val_every", "threads"}):
+        raise ZooError(f"{path} was written by a different training configuration; remove it or match the options")
+    module.load_state_dict(payload["model"])
+    optim.load_state_dict(payload["optim"])
+    return TrainState(payload["step"], payload["wall"], json.loads(payload["history"]))
+
+
+# -- the result ---------------------------------------------------------------------------------
+def finish(denoiser: Any, cfg: TrainConfig, out: Path, state: TrainState, train_files: list[Path],
+           val_files: list[Path], command: str) -> dict[str, Any]:
+    """Write the safetensors weights and the JSON model card; return the card."""
+    from zoo.weights import save_state
+
+    out = out.with_suffix(".safetensors")
+    digest = save_state(denoiser.state_dict(), out, metadata={"architecture": cfg.model, "preset": cfg.preset or ""})
+    last = state.history[-1] if state.history else {}
+    card = {
+        "architecture": cfg.model, "file": out.name, "sha256": digest, "preset": cfg.preset,
+        "config": _channel_config(cfg), "noise": _noise_domain(cfg.noise),
+        "sigma_range": list(NoiseSpec.parse(cfg.noise).sigma) if cfg.noise.startswith("awgn") else None,
+        "training": {"command": command, "data": f"{Path(cfg.data).name}: {len(train_files)} photos "
+                     f"({len(val_files)} held out: {val_files[0].name}..{val_files[-1].name})",
+                     "steps": state.step, "wall_time_s": round(state.wall, 1), "config": cfg.model_dump()},
+        "metrics": {k: round(v, 4) for k, v in last.items() if k.startswith("val_")},
+        "history": state.history,
+    }
+    from zoo.atomic import atomic_path
+
+    with atomic_path(out.with_suffix(".card.json")) as tmp:
+        tmp.write_text(json.dumps(card, indent=2))
+    return card
+
+
+def _noise_domain(noise: str) -> str:
+    spec = NoiseSpec.parse(noise)
+    if spec.kind == "camera":
+        return "real"
+    return "awgn" if spec.sigma[0] == spec.sigma[1] else "awgn_blind"

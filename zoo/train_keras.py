@@ -1,0 +1,83 @@
+"""Training with Keras ``fit`` (TensorFlow backend), writing the same canonical weights and card.
+
+The torch loop (:mod:`zoo.train`) is the main path; this one shows that a Keras user can train a
+zoo architecture with the tools they know, and that the result loads in the PyTorch backend. It
+shares the data pipeline, noise, schedule, validation and card with the torch loop; it does not
+resume from checkpoints. Imported only when ``zoo train --backend tensorflow`` runs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.noise import NoiseSpec
+from zoo.train import (PatchSampler, TrainConfig, TrainState, _inference, evaluate, finish, list_images, read_rgb,
+                       split, validation_set)
+
+
+def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, float]], None] | None = None,
+                command: str = "") -> dict[str, Any]:
+    """Train ``cfg.model`` with ``keras.Model.fit``; see :func:`zoo.train.train` for the outputs."""
+    from zoo import api
+
+    keras.utils.set_random_seed(cfg.seed)
+    denoiser = api.load(cfg.model, backend="tensorflow", preset=cfg.preset, pretrained=False)
+    train_files, val_files = split(list_images(cfg.data), cfg.holdout)
+    spec = NoiseSpec.parse(cfg.noise)
+    sampler = PatchSampler([read_rgb(p) for p in train_files], cfg.patch, spec, np.random.default_rng(cfg.seed))
+    val = validation_set([read_rgb(p) for p in val_files], spec, cfg.val_sigma, cfg.seed)
+    state = TrainState()
+    denoiser.model.compile(optimizer=keras.optimizers.Adam(CosineSchedule(cfg)), loss="mae" if cfg.loss == "l1" else "mse")
+    progress = Progress(cfg, denoiser, val, state, on_step)
+    denoiser.model.fit(Patches(sampler, cfg), epochs=1, steps_per_epoch=cfg.steps, verbose=0, callbacks=[progress])
+    return finish(denoiser, cfg, Path(out), state, train_files, val_files, command)
+
+
+class CosineSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The torch loop's schedule (zoo.train.lr_at), so both backends train alike."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+
+    def __call__(self, step):
+        frac = tf.minimum(tf.cast(step, tf.float32) / self.cfg.steps, 1.0)
+        return self.cfg.lr * (0.01 + 0.99 * 0.5 * (1 + tf.cos(np.pi * frac)))
+
+
+class Patches(keras.utils.PyDataset):
+    """``cfg.steps`` batches of fresh noisy/clean patches."""
+
+    def __init__(self, sampler: PatchSampler, cfg: TrainConfig):
+        super().__init__()
+        self.sampler, self.cfg = sampler, cfg
+
+    def __len__(self) -> int:
+        return self.cfg.steps
+
+    def __getitem__(self, index: int):
+        return self.sampler.batch(self.cfg.batch)
+
+
+class Progress(keras.callbacks.Callback):
+    """Counts steps, validates every ``val_every`` and reports to ``on_step``."""
+
+    def __init__(self, cfg: TrainConfig, denoiser: Any, val: list, state: TrainState, on_step: Callable | None):
+        super().__init__()
+        self.cfg, self.denoiser, self.val, self.state, self.on_step = cfg, denoiser, val, state, on_step
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.state.step += 1
+        metrics = {"loss": float((logs or {}).get("loss", np.nan))}
+        if self.state.step % self.cfg.val_every == 0 or self.state.step == self.cfg.steps:
+            metrics.update({f"val_{k}": v for k, v in evaluate(_inference(self.denoiser, self.cfg), self.val).items()})
+            self.state.wall = time.perf_counter() - self.start
+            self.state.history.append({"step": self.state.step, **metrics})
+        if self.on_step:
+            self.on_step(self.state.step, metrics)
