@@ -10,6 +10,8 @@ from rich.text import Text
 
 from registry.manager import PluginInfo
 from registry.spec import Architecture, PretrainedWeights
+from zoo import stats
+from zoo.stats import human
 
 
 def card(arch: Architecture, p: PretrainedWeights) -> dict[str, Any]:
@@ -35,12 +37,21 @@ def details(arch: Architecture) -> dict[str, Any]:
         "config_schema": cfg.model_json_schema(),
         "defaults": cfg.preset().model_dump(mode="json"),
         "presets": {name: cfg.preset(name).model_dump(mode="json") for name in cfg.presets},
+        **preset_stats(arch),
         "pretrained": [
             {**card(arch, p), "file": p.file, "sha256": p.sha256, "sigma_range": p.sigma_range,
              "training": p.training, "metrics": p.metrics, "license": p.license}
             for p in arch.pretrained
         ],
     }
+
+
+def preset_stats(arch: Architecture) -> dict[str, Any]:
+    """Per-preset parameters and MACs per megapixel, measured from the model (zoo.stats)."""
+    reason = stats.unavailable_reason(arch)
+    if reason is not None:
+        return {"stats": {}, "stats_note": reason}
+    return {"stats": stats.preset_stats(arch), "stats_note": None}
 
 
 def render_details(data: dict[str, Any]) -> Group:
@@ -53,11 +64,15 @@ def render_details(data: dict[str, Any]) -> Group:
         fields.add_row(name, str(value), props.get(name, {}).get("description", ""))
     parts.append(fields)
     if data["presets"]:
-        presets = Table("preset", "settings", title="presets")
+        presets = Table("preset", "settings", "params", "MACs/MP", title="presets")
         for name, values in data["presets"].items():
             changed = {k: v for k, v in values.items() if v != data["defaults"].get(k)}
-            presets.add_row(name, ", ".join(f"{k}={v}" for k, v in changed.items()) or "(defaults)")
+            cost = data.get("stats", {}).get(name)
+            numbers = (human(cost["params"]), human(cost["macs_per_mp"])) if cost else ("-", "-")
+            presets.add_row(name, ", ".join(f"{k}={v}" for k, v in changed.items()) or "(defaults)", *numbers)
         parts.append(presets)
+    if data.get("stats_note"):
+        parts.append(Text(f"params, MACs: {data['stats_note']}"))
     cards = Table("weights", "noise", "source", "metrics", "training", title="pretrained")
     for p in data["pretrained"]:
         metrics = ", ".join(f"{k}={v:g}" for k, v in p["metrics"].items())
