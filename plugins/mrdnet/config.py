@@ -2,7 +2,7 @@
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from zoo import DenoiserConfig
 
@@ -20,7 +20,7 @@ class MRDNetConfig(DenoiserConfig):
     num_layers: int = Field(4, ge=1, description="Densely connected 3x3 convolutions per MRDB.")
     growth_rate: int = Field(64, ge=1, description="Channels each dense layer adds.")
     # -- multi-scale branch
-    dilations: tuple[int, int] = Field(
+    dilations: tuple[PositiveInt, PositiveInt] = Field(
         (6, 12), description="Atrous rates of the two dilated 3x3 convolutions in each ASPP."
     )
     image_pooling: Literal["global", "local", "none"] = Field(
@@ -49,7 +49,7 @@ class MRDNetConfig(DenoiserConfig):
         """Pixels of context the convolutions give each output pixel on each side.
 
         Two shallow and two final 3x3 convolutions add one each; a block adds the larger of its
-        dense chain (one per layer) and its widest atrous 3x3 (the rate). The image-pooling branch,
+        dense chain (one per layer) and its widest atrous 3x3 (the rate). The image-pooling branch
         reaches further (the whole map when 'global') and is not counted, as for MWRCANet's
         channel attention.
         """
