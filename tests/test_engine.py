@@ -107,3 +107,28 @@ def test_engine_does_not_import_frameworks():
 
     code = "import zoo.engine, zoo.batch, zoo.imageio, sys; print('torch' in sys.modules or 'tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_mwrcanet_local_pooling_tiles_match_whole_image():
+    """Small version of benchmarks/seams.py: TLC local pooling keeps tiles within 1e-3 of whole."""
+    from registry.errors import UnknownModelError
+    from registry.manager import get_registry
+
+    try:
+        get_registry().get("mwrcanet")
+    except UnknownModelError:
+        pytest.skip("mwrcanet is not registered")
+    import sys
+    from pathlib import Path
+
+    import zoo
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from seams import synthetic_photo
+
+    image = synthetic_photo(400, 240)
+    torch.manual_seed(0)
+    net = zoo.load("mwrcanet", preset="tiny", pretrained=False, attention_pooling="local")
+    assert engine.plan_tiles(net, 240, 400, tile=256).count > 1
+    tiled = engine.run(net, image, tile=256)
+    assert np.abs(tiled - net.denoise(image)).max() < 1e-3
