@@ -15,8 +15,8 @@ class EDSRConfig(DenoiserConfig):
     """
 
     # -- trunk
-    num_features: int = Field(64, ge=4, description="Feature channels of every trunk convolution.")
-    num_blocks: int = Field(16, ge=1, description="Residual blocks (conv-ReLU-conv) in the trunk.")
+    num_features: int = Field(256, ge=4, description="Feature channels of every trunk convolution.")
+    num_blocks: int = Field(32, ge=1, description="Residual blocks (conv-ReLU-conv) in the trunk.")
     res_scale: float = Field(
         0.1, gt=0.0, le=1.0, description="Residual scaling of each block's branch (EDSR: 0.1)."
     )
