@@ -77,7 +77,7 @@ def test_bad_file_is_reported_and_the_batch_completes(folder, tmp_path):
     written = sorted(p.name for p in (tmp_path / "out").rglob("*.*"))
     assert written == ["a_denoised-id.png", "b_denoised-id.jpg", "c_denoised-id.png"]
     lines, code = batch.summary(jobs)
-    assert code == 1 and lines[-1] == "3 of 4 images denoised, 0 skipped, 1 failed"
+    assert code == 1 and lines[-1] == "3 of 4 images denoised, 1 failed"
 
 
 def test_existing_outputs_are_skipped_unless_overwrite(folder, tmp_path):
@@ -123,7 +123,7 @@ def test_cli_batch_summary_and_exit_code(folder, tmp_path, plugin_dir):
     args = ["denoise", "-m", "ident", "-r", str(folder), "--out-dir", str(tmp_path / "out"), "--max-memory", "64M"]
     first = run_zoo(*args, env={"ZOO_PLUGINS": "ident"})
     assert first.returncode == 1, first.stderr
-    assert "failed: " in first.stderr and "3 of 4 images denoised, 0 skipped, 1 failed" in first.stderr
+    assert "failed: " in first.stderr and "3 of 4 images denoised, 1 failed" in first.stderr
     assert "Traceback" not in first.stderr
     again = run_zoo(*args[:-2], "--max-memory", "lots", env={"ZOO_PLUGINS": "ident"})
     assert again.returncode == 1 and "bad memory size 'lots'" in again.stderr

@@ -196,7 +196,8 @@ def summary(jobs: list[Job]) -> tuple[list[str], int]:
     lines = [f"skipped: {j.skipped}" for j in skipped] + [f"failed: {j.error}" for j in failed]
     written = len(jobs) - len(failed) - len(skipped)
     if len(jobs) > 1 or skipped:
-        lines.append(f"{written} of {len(jobs)} images denoised, {len(skipped)} skipped, {len(failed)} failed")
+        skips = f", {len(skipped)} skipped" if skipped else ""
+        lines.append(f"{written} of {len(jobs)} images denoised{skips}, {len(failed)} failed")
     return lines, 1 if failed else 0
 
 
