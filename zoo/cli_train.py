@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -38,9 +37,18 @@ def train(
         cfg = TrainConfig(model=model, preset=preset, channels=channels, data=str(data), holdout=holdout, noise=noise,
                           patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, val_every=val_every,
                           threads=threads)
-        command = "zoo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        command = _command_line(cfg, out, backend)
         card = _run(cfg, out, resume, backend, command)
         _print_card(card, out)
+
+
+def _command_line(cfg, out: Path, backend: str) -> str:
+    """The full command that reproduces this run (every option spelled out, whatever the caller typed)."""
+    options = {"preset": cfg.preset, "data": cfg.data, "out": str(out), "noise": cfg.noise, "patch": cfg.patch,
+               "batch": cfg.batch, "steps": cfg.steps, "lr": cfg.lr, "loss": cfg.loss, "channels": cfg.channels,
+               "holdout": cfg.holdout, "val-every": cfg.val_every, "seed": cfg.seed, "backend": backend}
+    args = [f"--{k} {shlex.quote(str(v))}" for k, v in options.items() if v is not None]
+    return f"zoo train {cfg.model} " + " ".join(args)
 
 
 def _run(cfg, out: Path, resume: bool, backend: str, command: str) -> dict:

@@ -1,0 +1,54 @@
+"""Noise synthesis: reproducible, the right statistics, clear errors for bad specs."""
+
+import numpy as np
+import pytest
+
+from registry.errors import ZooError
+from zoo.noise import NoiseSpec, demosaic, linear_to_srgb, mosaic, srgb_to_linear
+
+
+def flat(value: float, size: int = 128) -> np.ndarray:
+    return np.full((size, size, 3), value, np.float32)
+
+
+def test_same_seed_same_noise_for_every_kind():
+    for text in ("awgn:25", "awgn:0-50", "camera", "camera:nojpeg"):
+        spec = NoiseSpec.parse(text)
+        a, sa = spec.apply(flat(0.4), np.random.default_rng(7))
+        b, sb = spec.apply(flat(0.4), np.random.default_rng(7))
+        assert np.array_equal(a, b) and sa == sb and str(spec) == text
+
+
+def test_awgn_has_the_requested_sigma_and_is_not_clipped():
+    noisy, sigma = NoiseSpec.parse("awgn:25").apply(flat(0.02, 256), np.random.default_rng(0))
+    assert sigma == 25 and abs(np.std(noisy) * 255 - 25) < 0.5 and noisy.min() < 0
+
+
+def test_blind_awgn_draws_sigma_in_range():
+    spec = NoiseSpec.parse("awgn:5-50")
+    sigmas = [spec.apply(flat(0.5, 8), np.random.default_rng(i))[1] for i in range(50)]
+    assert 5 <= min(sigmas) < 15 and 40 < max(sigmas) <= 50
+
+
+def test_camera_noise_grows_with_signal_and_is_spatially_correlated():
+    spec = NoiseSpec.parse("camera:nojpeg")
+    dark, _ = spec.apply(flat(0.05), np.random.default_rng(3))
+    bright, _ = spec.apply(flat(0.7), np.random.default_rng(3))
+    # in linear light the variance grows with the signal (shot noise)
+    assert np.var(srgb_to_linear(bright)) > np.var(srgb_to_linear(dark))
+    residual = bright[..., 1] - bright[..., 1].mean()
+    neighbour = np.corrcoef(residual[:, :-1].ravel(), residual[:, 1:].ravel())[0, 1]
+    assert neighbour > 0.1  # demosaicing correlates neighbours, unlike white noise
+    assert 0 <= bright.min() and bright.max() <= 1
+
+
+def test_mosaic_and_demosaic_keep_a_flat_image_flat():
+    img = flat(0.3, 16).astype(np.float64)
+    assert np.allclose(demosaic(mosaic(img)), img)
+    assert np.allclose(linear_to_srgb(srgb_to_linear(img)), img)
+
+
+@pytest.mark.parametrize("text", ["gauss:25", "awgn:abc", "awgn:50-5", "camera:raw"])
+def test_bad_specs_are_refused(text):
+    with pytest.raises(ZooError):
+        NoiseSpec.parse(text)
