@@ -296,9 +296,10 @@ def _score(model: str, sigma: float | None, name: str, clean: np.ndarray, test: 
 
 
 def _estimate(first: float, total: int, report: Report) -> None:
+    """Say how long the whole run will take, from the first case (CBM3D can take many minutes)."""
     eta = datetime.now() + timedelta(seconds=first * (total - 1))
-    report(f"first image took {first:.1f} s for all models; about {first * total / 60:.1f} min "
-           f"for {total} image x noise cases (done near {eta:%H:%M})")
+    report(f"the first of {total} image x noise cases took {first:.1f} s for all models: "
+           f"about {first * total / 60:.1f} min in all (done near {eta:%H:%M})")
 
 
 def _describe(peer: Peer) -> dict:
