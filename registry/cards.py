@@ -15,13 +15,25 @@ from registry.spec import PretrainedWeights
 SUFFIX = ".card.json"
 
 
+def bundled(package: str) -> dict[str, Any]:
+    """``pretrained`` and ``default_tag`` for an Architecture: the cards in the package, and the
+    one whose JSON says ``"default": true``."""
+    cards = load_cards(package)
+    marked = [tag for tag, data in _read(package) if data.get("default")]
+    return {"pretrained": cards, "default_tag": marked[0] if marked else None}
+
+
 def load_cards(package: str) -> tuple[PretrainedWeights, ...]:
     """Every card in ``package``'s ``weights/`` folder, sorted by tag."""
+    return tuple(card_from_json(data, tag) for tag, data in _read(package))
+
+
+def _read(package: str) -> list[tuple[str, dict[str, Any]]]:
     folder = importlib.resources.files(package) / "weights"
     if not folder.is_dir():
-        return ()
+        return []
     entries = sorted((e for e in folder.iterdir() if e.name.endswith(SUFFIX)), key=lambda e: e.name)
-    return tuple(card_from_json(json.loads(e.read_text()), e.name.removesuffix(SUFFIX)) for e in entries)
+    return [(e.name.removesuffix(SUFFIX), json.loads(e.read_text())) for e in entries]
 
 
 def card_from_json(data: dict[str, Any], tag: str) -> PretrainedWeights:

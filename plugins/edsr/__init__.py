@@ -1,5 +1,6 @@
 """EDSR adapted to denoising, with PyTorch and TensorFlow backends sharing one weight format."""
 
+from registry.cards import bundled
 from zoo import Architecture, hookimpl
 from plugins.edsr.config import EDSRConfig
 
@@ -17,5 +18,6 @@ def register_architectures(register):
                 "torch": "plugins.edsr.torch_backend:build",
                 "tensorflow": "plugins.edsr.tf_backend:build",
             },
+            **bundled(__name__),
         )
     )

@@ -1,5 +1,6 @@
 """Samsung's MRDNet (NTIRE 2020), with PyTorch and TensorFlow backends sharing one weight format."""
 
+from registry.cards import bundled
 from zoo import Architecture, hookimpl
 from plugins.mrdnet.config import MRDNetConfig
 
@@ -19,5 +20,6 @@ def register_architectures(register):
                 "torch": "plugins.mrdnet.torch_backend:build",
                 "tensorflow": "plugins.mrdnet.tf_backend:build",
             },
+            **bundled(__name__),
         )
     )

@@ -1,6 +1,7 @@
 """MWRCANet (NTIRE 2020 real image denoising): Haar wavelet U-Net with residual channel attention."""
 
 from plugins.mwrcanet.config import MWRCANetConfig
+from registry.cards import bundled
 from zoo import Architecture, hookimpl
 
 
@@ -16,5 +17,6 @@ def register_architectures(register):
                 "torch": "plugins.mwrcanet.torch_backend:build",
                 "tensorflow": "plugins.mwrcanet.tf_backend:build",
             },
+            **bundled(__name__),
         )
     )
