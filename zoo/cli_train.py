@@ -24,6 +24,7 @@ def train(
     holdout: int = typer.Option(8, "--holdout", help="Last N photos held out for validation."),
     val_every: int = typer.Option(500, "--val-every", help="Validate and checkpoint every N steps."),
     seed: int = typer.Option(0, "--seed", help="Seed for patches, noise and weights."),
+    init: Optional[str] = typer.Option(None, "--init", help="Start from these weights (fine-tune)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
     backend: str = typer.Option("torch", "--backend", help="torch (custom loop) or tensorflow (Keras fit)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT.ckpt."),
@@ -35,7 +36,7 @@ def train(
         from zoo.train import TrainConfig
 
         cfg = TrainConfig(model=model, preset=preset, channels=channels, data=str(data), holdout=holdout, noise=noise,
-                          patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, val_every=val_every,
+                          patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, init=init, val_every=val_every,
                           threads=threads)
         command = _command_line(cfg, out, backend)
         card = _run(cfg, out, resume, backend, command)
@@ -46,7 +47,8 @@ def _command_line(cfg, out: Path, backend: str) -> str:
     """The full command that reproduces this run (every option spelled out, whatever the caller typed)."""
     options = {"preset": cfg.preset, "data": cfg.data, "out": str(out), "noise": cfg.noise, "patch": cfg.patch,
                "batch": cfg.batch, "steps": cfg.steps, "lr": cfg.lr, "loss": cfg.loss, "channels": cfg.channels,
-               "holdout": cfg.holdout, "val-every": cfg.val_every, "seed": cfg.seed, "backend": backend}
+               "holdout": cfg.holdout, "val-every": cfg.val_every, "seed": cfg.seed, "init": cfg.init,
+               "backend": backend}
     args = [f"--{k} {shlex.quote(str(v))}" for k, v in options.items() if v is not None]
     return f"zoo train {cfg.model} " + " ".join(args)
 

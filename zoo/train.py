@@ -43,6 +43,7 @@ class TrainConfig(BaseModel):
     lr: float = Field(1e-4, gt=0, description="Initial Adam learning rate (cosine decay to lr/100).")
     loss: str = Field("l1", description="'l1' or 'l2'.")
     seed: int = Field(0, description="Seeds patches, noise and initial weights.")
+    init: str | None = Field(None, description="Start from these weights (fine-tuning) instead of random ones.")
     # -- bookkeeping
     val_every: int = Field(500, ge=1, description="Validate (and checkpoint) every N steps.")
     val_sigma: float = Field(25.0, description="AWGN sigma of the validation set for AWGN specs.")
@@ -143,7 +144,8 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    denoiser = api.load(cfg.model, backend="torch", preset=cfg.preset, pretrained=False, **_channel_config(cfg))
+    denoiser = api.load(cfg.model, backend="torch", preset=cfg.preset, pretrained=cfg.init is not None,
+                        weights=cfg.init, **_channel_config(cfg))
     module = denoiser.module.train()
     optim = torch.optim.Adam(module.parameters(), lr=cfg.lr)
     state = TrainState()
@@ -184,6 +186,13 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
 
 def _channel_config(cfg: TrainConfig) -> dict[str, Any]:
     return {"image_channels": 1} if cfg.channels == "separate" else {}
+
+
+def card_config(cfg: TrainConfig, config_type: type) -> dict[str, Any]:
+    """Config overrides the card records: channels, and the patch size where the architecture's
+    test-time local pooling needs it (its ``train_size`` field)."""
+    extra = {"train_size": cfg.patch} if "train_size" in config_type.model_fields else {}
+    return {**_channel_config(cfg), **extra}
 
 
 def _to_model(batch: tuple[np.ndarray, np.ndarray], cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -233,7 +242,7 @@ def finish(denoiser: Any, cfg: TrainConfig, out: Path, state: TrainState, train_
     last = state.history[-1] if state.history else {}
     card = {
         "architecture": cfg.model, "file": out.name, "sha256": digest, "preset": cfg.preset,
-        "config": _channel_config(cfg), "noise": _noise_domain(cfg.noise),
+        "config": card_config(cfg, type(denoiser.config)), "noise": _noise_domain(cfg.noise),
         "sigma_range": list(NoiseSpec.parse(cfg.noise).sigma) if cfg.noise.startswith("awgn") else None,
         "training": {"command": command, "data": f"{Path(cfg.data).name}: {len(train_files)} photos "
                      f"({len(val_files)} held out: {val_files[0].name}..{val_files[-1].name})",

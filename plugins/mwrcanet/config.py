@@ -23,6 +23,11 @@ class MWRCANetConfig(DenoiserConfig):
     }
     default_preset = "small"
 
+    # -- image
+    image_channels: Literal[1, 3] = Field(
+        3, description="3: RGB in, RGB out. 1: one network denoises each colour channel separately "
+        "(the seed's further-work idea: three times the training data per photo)."
+    )
     # -- width and depth
     channels: tuple[int, int, int] = Field(
         (64, 256, 512), description="Feature channels at wavelet levels 1, 2 and 3 (1/2, 1/4, 1/8 size)."

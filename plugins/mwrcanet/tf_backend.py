@@ -60,6 +60,7 @@ class MWRCANetKeras(KerasDenoiser):
 
 
 def build(config: MWRCANetConfig) -> MWRCANetKeras:
-    denoiser = MWRCANetKeras(config, build_model(config))
+    denoiser = MWRCANetKeras(config, build_model(config, colors=config.image_channels))
+    denoiser.channels = config.image_channels
     denoiser.receptive_field = receptive_field(config)
     return denoiser

@@ -92,6 +92,7 @@ class MWRCANetTorch(TorchDenoiser):
 
 
 def build(config: MWRCANetConfig) -> MWRCANetTorch:
-    denoiser = MWRCANetTorch(config, MWRCANet(config))
+    denoiser = MWRCANetTorch(config, MWRCANet(config, colors=config.image_channels))
+    denoiser.channels = config.image_channels
     denoiser.receptive_field = receptive_field(config)
     return denoiser
