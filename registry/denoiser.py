@@ -51,6 +51,11 @@ class Denoiser(ABC):
         if state and strict:
             raise WeightsError(f"{self.architecture or type(self).__name__} takes no weights")
 
+    def estimate_sigma(self, image: np.ndarray) -> float | None:
+        """Noise sigma (0-255 scale) of a whole image, for models that take one; None = the
+        model estimates it itself. The engine calls this once per image, before tiling."""
+        return None
+
     # -- the shared contract
     def denoise(self, image: np.ndarray, sigma: float | None = None) -> np.ndarray:
         """Denoise one float32 HxWxC image in [0, 1]; see the class docstring."""

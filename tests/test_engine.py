@@ -132,3 +132,46 @@ def test_mwrcanet_local_pooling_tiles_match_whole_image():
     assert engine.plan_tiles(net, 240, 400, tile=256).count > 1
     tiled = engine.run(net, image, tile=256)
     assert np.abs(tiled - net.denoise(image)).max() < 1e-3
+
+
+class _PerChannel(Identity):
+    """A single-channel model that records the batches it sees and darkens its input."""
+
+    channels = 1
+
+    def __init__(self):
+        super().__init__(DenoiserConfig())
+        self.shapes = []
+
+    def forward(self, batch, sigma):
+        self.shapes.append(batch.shape)
+        return batch * 0.5
+
+
+def test_single_channel_model_denoises_each_colour_separately():
+    model = _PerChannel()
+    rgb = np.random.default_rng(0).random((20, 12, 3), dtype=np.float32)
+    out = engine.run(model, rgb)
+    assert np.allclose(out, rgb * 0.5, atol=1e-6)
+    assert all(shape[3] == 1 for shape in model.shapes) and model.shapes[0][0] % 3 == 0
+
+
+class _Sigma(Identity):
+    takes_sigma = True
+
+    def __init__(self):
+        super().__init__(DenoiserConfig())
+        self.sigmas = []
+
+    def estimate_sigma(self, image):
+        return 17.0
+
+    def forward(self, batch, sigma):
+        self.sigmas.append(sigma)
+        return batch
+
+
+def test_sigma_is_estimated_once_per_image_not_per_tile():
+    model = _Sigma()
+    engine.run(model, np.zeros((64, 64, 3), np.float32), tile=16)
+    assert len(model.sigmas) >= 1 and set(model.sigmas) == {17.0}

@@ -77,6 +77,8 @@ def run(
     pixels = _as_hwc(pixels)
     h, w, c = pixels.shape
     colour = 1 if c in (1, 2) else 3
+    if sigma is None and denoiser.takes_sigma:
+        sigma = denoiser.estimate_sigma(pixels[..., :colour])  # once per image, not per tile
     plan = plan_tiles(denoiser, h, w, max_memory=max_memory, tile=tile, ensemble=ensemble)
     out = np.zeros((h, w, c), np.float32)
     weight = np.zeros((h, w), np.float32)
@@ -197,6 +199,12 @@ def _contiguous(index: np.ndarray) -> bool:
 
 
 def _infer(denoiser: Denoiser, tiles: np.ndarray, sigma: float | None, ensemble: bool) -> np.ndarray:
+    if denoiser.channels == 1 and tiles.shape[3] == 3:
+        # a single-channel model denoises R, G and B as three grayscale images of one batch
+        n, h, w, _ = tiles.shape
+        planes = np.ascontiguousarray(np.moveaxis(tiles, 3, 1).reshape(n * 3, h, w, 1))
+        out = _infer(denoiser, planes, sigma, ensemble)
+        return np.moveaxis(out.reshape(n, 3, h, w), 1, 3)
     if not ensemble:
         return denoiser.denoise_batch(tiles, sigma)
     total = np.zeros_like(tiles)

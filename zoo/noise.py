@@ -72,6 +72,14 @@ def _sigma_range(arg: str) -> tuple[float, float]:
     return low, high
 
 
+def estimate_sigma(image: np.ndarray) -> float:
+    """Gaussian noise sigma (0-255 scale) of an HxWxC image: scikit-image's wavelet (MAD)
+    estimate, averaged over channels."""
+    from skimage.restoration import estimate_sigma as skimage_estimate
+
+    return 255.0 * float(skimage_estimate(np.asarray(image, np.float64), channel_axis=-1, average_sigmas=True))
+
+
 def awgn(clean: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
     """Add Gaussian noise of standard deviation ``sigma`` (0-255 scale); not clipped."""
     return (clean + rng.normal(0.0, sigma / 255.0, clean.shape)).astype(np.float32)

@@ -6,11 +6,15 @@ import numpy as np
 
 from plugins.classical.config import CBM3DConfig
 from zoo import Denoiser
+from zoo.noise import estimate_sigma
 
 
 class CBM3D(Denoiser):
     takes_sigma = True
     receptive_field = 40  # block matching searches a 39x39 window around each 8x8 block
+
+    def estimate_sigma(self, image: np.ndarray) -> float:
+        return estimate_sigma(image)
 
     def forward(self, batch: np.ndarray, sigma: float | None) -> np.ndarray:
         return np.stack([self._one(img, sigma) for img in batch])
@@ -18,18 +22,11 @@ class CBM3D(Denoiser):
     def _one(self, image: np.ndarray, sigma: float | None) -> np.ndarray:
         import bm3d
 
-        sigma01 = estimate_sigma(image) if sigma is None else sigma / 255.0
+        sigma01 = (estimate_sigma(image) if sigma is None else sigma) / 255.0
         if sigma01 <= 0:
             return image
         out = bm3d.bm3d_rgb(image, sigma01, profile=self.config.profile, colorspace=self.config.colorspace)
         return out.astype(np.float32)
-
-
-def estimate_sigma(image: np.ndarray) -> float:
-    """Gaussian noise sigma on the [0, 1] scale (wavelet MAD estimate, averaged over channels)."""
-    from skimage.restoration import estimate_sigma as skimage_estimate
-
-    return float(skimage_estimate(image, channel_axis=-1, average_sigmas=True))
 
 
 def build(config: CBM3DConfig) -> CBM3D:

@@ -14,6 +14,7 @@ import torch
 
 from plugins._backends.torch_base import TorchDenoiser
 from plugins.ffdnet.config import FFDNetConfig
+from zoo.noise import estimate_sigma
 
 WEIGHTS_FILE = "ffdnet_weights_rgb.pth"
 
@@ -24,17 +25,15 @@ class FFDNetTorch(TorchDenoiser):
     takes_sigma = True
     receptive_field = 50  # 12 3x3 convolutions at half resolution: 2 * 12 * 2 + 2
 
+    def estimate_sigma(self, image: np.ndarray) -> float:
+        return estimate_sigma(image)
+
     def run_module(self, x: torch.Tensor, sigma: float | None) -> torch.Tensor:
-        sigmas = [sigma / 255.0] * len(x) if sigma is not None else [_estimate(img) for img in x]
+        if sigma is None:  # direct denoise_batch calls; the engine estimates once per image
+            sigmas = [estimate_sigma(img.permute(1, 2, 0).numpy()) / 255.0 for img in x]
+        else:
+            sigmas = [sigma / 255.0] * len(x)
         return self.module(x, torch.tensor(sigmas, dtype=torch.float32))
-
-
-def _estimate(image: torch.Tensor) -> float:
-    """Gaussian sigma on the [0, 1] scale (scikit-image's wavelet estimate, as CBM3D uses)."""
-    from skimage.restoration import estimate_sigma
-
-    hwc = image.permute(1, 2, 0).numpy().astype(np.float64)
-    return float(estimate_sigma(hwc, channel_axis=-1, average_sigmas=True))
 
 
 def build(config: FFDNetConfig) -> FFDNetTorch:
