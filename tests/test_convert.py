@@ -131,4 +131,4 @@ def test_cli(canonical, tmp_path):
     assert ran.exit_code == 0, ran.output
     assert pt.is_file()
     again = runner.invoke(app, ["convert", str(canonical), str(pt)])
-    assert again.exit_code == 1 and "--overwrite" in again.output
+    assert again.exit_code == 1 and "--overwrite" in again.stderr

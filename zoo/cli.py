@@ -46,7 +46,7 @@ def reported() -> Iterator[None]:
 
 @app.callback()
 def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
-    state["debug"] = state["debug"] or debug
+    state["debug"] = debug or os.environ.get("ZOO_DEBUG") == "1"  # per invocation, not sticky
 
 
 @app.command("list")
