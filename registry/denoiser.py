@@ -32,10 +32,20 @@ class Denoiser(ABC):
     channels: ClassVar[int] = 3
     dtypes: ClassVar[tuple[str, ...]] = ("float32",)
 
+    #: metadata a config may carry (as fields or properties) when it depends on the config:
+    #: config attribute -> Denoiser attribute
+    CONFIG_METADATA: ClassVar[dict[str, str]] = {
+        "receptive_field": "receptive_field", "bytes_per_pixel": "bytes_per_pixel", "image_channels": "channels",
+    }
+
     def __init__(self, config: DenoiserConfig, *, architecture: str = "", backend: str = "") -> None:
         self.config = config
         self.architecture = architecture
         self.backend = backend
+        for source, target in self.CONFIG_METADATA.items():
+            value = getattr(config, source, None)
+            if value is not None:
+                setattr(self, target, value)
 
     # -- what backends implement
     @abstractmethod

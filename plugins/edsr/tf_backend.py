@@ -62,14 +62,8 @@ def edsr_model(config: EDSRConfig) -> keras.Model:
 
 
 class EDSRKeras(KerasDenoiser):
-    size_multiple = 1
-    receptive_field = EDSRConfig.preset("full").receptive_field  # per instance: the config's
-
-    def __init__(self, config: EDSRConfig) -> None:
-        super().__init__(config, edsr_model(config))
-        self.receptive_field = config.receptive_field
-        self.bytes_per_pixel = config.bytes_per_pixel
+    """Receptive field and bytes per pixel come from the config (see Denoiser.CONFIG_METADATA)."""
 
 
 def build(config: EDSRConfig) -> EDSRKeras:
-    return EDSRKeras(config)
+    return EDSRKeras(config, edsr_model(config))

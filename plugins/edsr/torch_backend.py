@@ -56,14 +56,8 @@ class EDSRModule(nn.Module):
 
 
 class EDSRTorch(TorchDenoiser):
-    size_multiple = 1
-    receptive_field = EDSRConfig.preset("full").receptive_field  # per instance: the config's
-
-    def __init__(self, config: EDSRConfig) -> None:
-        super().__init__(config, EDSRModule(config))
-        self.receptive_field = config.receptive_field
-        self.bytes_per_pixel = config.bytes_per_pixel
+    """Receptive field and bytes per pixel come from the config (see Denoiser.CONFIG_METADATA)."""
 
 
 def build(config: EDSRConfig) -> EDSRTorch:
-    return EDSRTorch(config)
+    return EDSRTorch(config, EDSRModule(config))

@@ -66,14 +66,8 @@ def mrdnet_model(config: MRDNetConfig) -> keras.Model:
 
 
 class MRDNetKeras(KerasDenoiser):
-    size_multiple = 1
-    receptive_field = MRDNetConfig.preset("full").receptive_field  # per instance: the config's
-
-    def __init__(self, config: MRDNetConfig) -> None:
-        super().__init__(config, mrdnet_model(config))
-        self.receptive_field = config.receptive_field
-        self.bytes_per_pixel = config.bytes_per_pixel
+    """Receptive field and bytes per pixel come from the config (see Denoiser.CONFIG_METADATA)."""
 
 
 def build(config: MRDNetConfig) -> MRDNetKeras:
-    return MRDNetKeras(config)
+    return MRDNetKeras(config, mrdnet_model(config))

@@ -99,14 +99,8 @@ class MRDNetModule(nn.Module):
 
 
 class MRDNetTorch(TorchDenoiser):
-    size_multiple = 1
-    receptive_field = MRDNetConfig.preset("full").receptive_field  # per instance: the config's
-
-    def __init__(self, config: MRDNetConfig) -> None:
-        super().__init__(config, MRDNetModule(config))
-        self.receptive_field = config.receptive_field
-        self.bytes_per_pixel = config.bytes_per_pixel
+    """Receptive field and bytes per pixel come from the config (see Denoiser.CONFIG_METADATA)."""
 
 
 def build(config: MRDNetConfig) -> MRDNetTorch:
-    return MRDNetTorch(config)
+    return MRDNetTorch(config, MRDNetModule(config))

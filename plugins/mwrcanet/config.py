@@ -44,6 +44,18 @@ class MWRCANetConfig(DenoiserConfig):
         256, ge=8, description="Training patch size in pixels; sets the 'local' pooling window."
     )
 
+    @property
+    def receptive_field(self) -> int:
+        """Radius in input pixels of the convolutions' reach (global attention pooling reaches
+        further). Each 3x3 convolution at a level of scale s adds s pixels; a group is ``blocks``
+        + 1 of them. The levels' DWT/IWT blocks add at most one coarsest cell (8 pixels) of
+        misalignment."""
+        group = self.blocks + 1
+        s1, s2, s3 = LEVEL_SCALES
+        down = s1 * (1 + group) + s2 * (1 + group) + s3 * (1 + group)
+        up = s3 * 1 + s2 * (group + 1) + s1 * (group + 1)
+        return down + up + s3
+
     @model_validator(mode="after")
     def _positive(self) -> MWRCANetConfig:
         if min(self.channels) < 1:
@@ -63,16 +75,3 @@ def pool_kernels(config: MWRCANetConfig) -> tuple[int | None, int | None, int | 
     if config.attention_pooling == "global":
         return (None, None, None)
     return tuple(tlc_kernel(config.train_size, s) for s in LEVEL_SCALES)  # type: ignore[return-value]
-
-
-def receptive_field(config: MWRCANetConfig) -> int:
-    """Radius in input pixels of the convolutions' reach (global attention pooling reaches further).
-
-    Each 3x3 convolution at a level of scale s adds s pixels; a group is ``blocks`` + 1 of them.
-    The levels' DWT/IWT blocks add at most one coarsest cell (8 pixels) of misalignment.
-    """
-    group = config.blocks + 1
-    s1, s2, s3 = LEVEL_SCALES
-    down = s1 * (1 + group) + s2 * (1 + group) + s3 * (1 + group)
-    up = s3 * 1 + s2 * (group + 1) + s1 * (group + 1)
-    return down + up + s3

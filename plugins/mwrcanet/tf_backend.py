@@ -11,7 +11,7 @@ from typing import Any, Callable
 import keras
 
 from plugins._backends.tf_base import HaarDWT, HaarIWT, KerasDenoiser, channel_attention, conv, prelu
-from plugins.mwrcanet.config import MWRCANetConfig, pool_kernels, receptive_field
+from plugins.mwrcanet.config import MWRCANetConfig, pool_kernels
 
 Act = Callable[[str], Any]
 
@@ -61,6 +61,4 @@ class MWRCANetKeras(KerasDenoiser):
 
 def build(config: MWRCANetConfig) -> MWRCANetKeras:
     denoiser = MWRCANetKeras(config, build_model(config, colors=config.image_channels))
-    denoiser.channels = config.image_channels
-    denoiser.receptive_field = receptive_field(config)
     return denoiser

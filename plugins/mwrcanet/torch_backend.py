@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from plugins._backends.torch_base import ChannelAttention, TorchDenoiser, haar_dwt, haar_iwt
-from plugins.mwrcanet.config import MWRCANetConfig, pool_kernels, receptive_field
+from plugins.mwrcanet.config import MWRCANetConfig, pool_kernels
 
 
 class RCABlock(nn.Module):
@@ -93,6 +93,4 @@ class MWRCANetTorch(TorchDenoiser):
 
 def build(config: MWRCANetConfig) -> MWRCANetTorch:
     denoiser = MWRCANetTorch(config, MWRCANet(config, colors=config.image_channels))
-    denoiser.channels = config.image_channels
-    denoiser.receptive_field = receptive_field(config)
     return denoiser
