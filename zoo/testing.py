@@ -228,3 +228,30 @@ def cases(
         if any(b in arch.backends for b in backends):
             found += [(arch.name, p) for p in (arch.config.presets or [None])]
     return found
+
+
+# -- golden checks of shipped weights -----------------------------------------------------------
+GOLDEN_SEED = 2020
+
+
+def golden_pair(noise: str) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed (noisy, clean) 128x128 crop of scikit-image's CC0 'coffee' photo, for golden checks
+    of pretrained weights: AWGN sigma 25 for AWGN models, seeded camera noise for real-noise ones.
+    The clean crop is an 8-bit photo no built-in model was trained or selected on."""
+    from skimage import data
+
+    from zoo.noise import NoiseSpec
+
+    clean = data.coffee()[200:328, 300:428].astype(np.float32) / 255.0
+    spec = NoiseSpec.parse("camera" if noise == "real" else "awgn:25")
+    return spec.apply(clean, np.random.default_rng(GOLDEN_SEED))[0], clean
+
+
+def golden_psnr(denoiser: Denoiser, noise: str) -> float:
+    """PSNR of ``denoiser`` on :func:`golden_pair` (the number a card's ``golden_psnr`` states)."""
+    from zoo import engine
+    from zoo.metrics import psnr
+
+    noisy, clean = golden_pair(noise)
+    sigma = 25.0 if noise != "real" and denoiser.takes_sigma else None
+    return psnr(clean, engine.run(denoiser, noisy, sigma))
