@@ -75,3 +75,14 @@ def test_keras_fit_weights_load_in_torch(photos, tmp_path):
     image = np.random.default_rng(1).random((24, 16, 3), dtype=np.float32)
     outs = [zoo.load("mwrcanet", preset="tiny", weights=str(out), backend=b).denoise(image) for b in ("tensorflow", "torch")]
     assert np.abs(outs[0] - outs[1]).max() <= 1e-4
+
+
+def test_separate_channels_trains_one_single_channel_net(photos, tmp_path):
+    import zoo
+
+    out = tmp_path / "sep.safetensors"
+    card = train(photos, out, "--steps", "2", "--channels", "separate")
+    assert card["config"]["image_channels"] == 1
+    denoiser = zoo.load("mwrcanet", preset="tiny", weights=str(out), backend="torch", **card["config"])
+    assert denoiser.channels == 1
+    assert zoo.denoise(np.full((16, 16, 3), 0.5, np.float32), model=denoiser).shape == (16, 16, 3)
