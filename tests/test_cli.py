@@ -37,12 +37,12 @@ def test_denoise_writes_beside_input_and_says_where(rgb_image):
 
 
 def test_existing_output_needs_overwrite(rgb_image):
-    assert zoo("denoise", "--sigma", "10", str(rgb_image)).exit_code == 0
+    assert zoo("denoise", "--model", "cbm3d", "--sigma", "10", str(rgb_image)).exit_code == 0
     target = rgb_image.parent / "photo_denoised-cbm3d.png"
     before = target.read_bytes()
-    assert_one_line_error(zoo("denoise", "--sigma", "10", str(rgb_image)), "exists; pass --overwrite")
+    assert_one_line_error(zoo("denoise", "--model", "cbm3d", "--sigma", "10", str(rgb_image)), "exists; pass --overwrite")
     assert target.read_bytes() == before
-    assert zoo("denoise", "--sigma", "20", "--overwrite", str(rgb_image)).exit_code == 0
+    assert zoo("denoise", "--model", "cbm3d", "--sigma", "20", "--overwrite", str(rgb_image)).exit_code == 0
     assert target.read_bytes() != before
 
 
@@ -84,7 +84,7 @@ def test_batch_goes_on_past_a_bad_file(tmp_path, rgb_image):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not a jpeg")
     out_dir = tmp_path / "out"
-    result = zoo("denoise", "--sigma", "10", "--out-dir", str(out_dir), str(bad), str(rgb_image))
+    result = zoo("denoise", "--model", "cbm3d", "--sigma", "10", "--out-dir", str(out_dir), str(bad), str(rgb_image))
     assert result.exit_code == 1
     assert (out_dir / "photo_denoised-cbm3d.png").is_file()
     assert "bad.jpg" in result.stderr and "1 of 2 images denoised, 1 failed" in result.stderr
