@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-bench = typer.Typer(no_args_is_help=True, help="Benchmark denoisers: quality (PSNR/SSIM) on an image set.")
+bench = typer.Typer(no_args_is_help=True, help="Benchmark denoisers: quality (PSNR/SSIM) on an image set; speed.")
 
 
 @bench.command()
@@ -40,6 +40,51 @@ def quality(
         out.print(_table(result.summary(), result))
         for path in bench_mod.write_outputs(result, out_dir):
             out.print(f"wrote {path}", highlight=False, soft_wrap=True)
+
+
+@bench.command()
+def speed(
+    models: str = typer.Option(..., "--models", "-m", help="Comma-separated MODEL, MODEL@PRESET or MODEL:PRESET|TAG list."),
+    size: str = typer.Option("1024x1024", "--size", help="Input size WIDTHxHEIGHT."),
+    backend: str = typer.Option("torch", "--backend", help="Comma-separated backends, e.g. torch,tensorflow."),
+    dtype: str = typer.Option("fp32", "--dtype", help="Comma-separated: fp32, bf16."),
+    repeat: int = typer.Option(3, "--repeat", help="Timed runs per case (the median is reported)."),
+    warmup: int = typer.Option(1, "--warmup", help="Untimed runs before timing."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Threads per framework (default: theirs)."),
+    engine: bool = typer.Option(False, "--engine", help="Also time read -> tiled engine -> write on --engine-size."),
+    engine_size: str = typer.Option("4000x3000", "--engine-size", help="Synthetic photo size for --engine."),
+    peers: str = typer.Option("cbm3d,ffdnet", "--peers", help="Peers run in fp32 in the same run ('' for none)."),
+    classical_size: str = typer.Option("256x256", "--classical-size", help="Input size of slow classical peers (CBM3D)."),
+    peak_size: int = typer.Option(2048, "--peak-size", help="Side of the peak matrix product (the conv uses a quarter)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write everything as JSON here (and a CSV beside it)."),
+) -> None:
+    """Megapixels/s, GFLOP/s and % of the machine's measured peak, memory and bf16 accuracy."""
+    from zoo import bench_speed as speed_mod
+    from zoo.cli import err, out, reported
+
+    with reported():
+        config = speed_mod.SpeedConfig(
+            models=_split(models), size=speed_mod.parse_size(size), backends=_names(backend, "--backend"),
+            dtypes=speed_mod.check_dtypes(_names(dtype, "--dtype")), repeat=repeat, warmup=warmup,
+            threads=threads, engine=engine, engine_size=speed_mod.parse_size(engine_size),
+            peers=tuple(p.strip() for p in peers.split(",") if p.strip()),
+            classical_size=speed_mod.parse_size(classical_size), peak_size=peak_size,
+        )
+        report = lambda msg: err.print(msg, highlight=False, soft_wrap=True)  # noqa: E731
+        result = speed_mod.run_speed(config, report)
+        for table in speed_mod.tables(result):
+            out.print(table)
+        for path in speed_mod.write_outputs(result, json_path) if json_path else ():
+            out.print(f"wrote {path}", highlight=False, soft_wrap=True)
+
+
+def _names(text: str, option: str) -> tuple[str, ...]:
+    from registry.errors import ZooError
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ZooError(f"{option} needs at least one value")
+    return names
 
 
 def _split(models: str) -> tuple[str, ...]:

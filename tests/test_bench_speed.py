@@ -1,0 +1,116 @@
+"""`zoo bench speed`: peaks, the fields of a run, bf16 accuracy, skips and the JSON. No test asserts
+a timing: only that the numbers exist and are sane (positive, finite)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from registry.errors import UnknownModelError, ZooError
+from zoo import bench_speed
+from zoo.cli import app
+
+pytest.importorskip("torch")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def speed_run(tmp_path_factory):
+    """One small CLI run shared by the tests below: mwrcanet tiny, torch, fp32 and bf16, 64x64."""
+    path = tmp_path_factory.mktemp("speed") / "speed.json"
+    result = runner.invoke(app, ["bench", "speed", "--models", "mwrcanet@tiny,nosuch", "--size", "64x64",
+                                 "--dtype", "fp32,bf16", "--repeat", "1", "--warmup", "0", "--threads", "1",
+                                 "--peers", "", "--peak-size", "128", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    return result, json.loads(path.read_text()), path
+
+
+def test_peaks_are_positive_gflops():
+    peaks = bench_speed.measure_peaks(("fp32", "bf16"), size=128, repeat=1)
+    assert set(peaks) == {"matmul_torch_fp32", "matmul_numpy_fp32", "conv3x3_torch_fp32",
+                          "matmul_torch_bf16", "conv3x3_torch_bf16"}
+    assert all(math.isfinite(v) and v > 0 for v in peaks.values())
+
+
+def test_run_reports_environment_and_both_peaks(speed_run):
+    _, data, _ = speed_run
+    env = data["environment"]
+    assert {"cpu_model", "cpu_flags", "bf16", "amx", "torch", "torch_threads", "tensorflow"} <= env.keys()
+    assert env["torch_threads"] == 1
+    assert data["peaks"].keys() == {"before", "after", "max"}
+    conv = [data["peaks"][k]["conv3x3_torch_fp32"] for k in ("before", "after", "max")]
+    assert min(conv) > 0 and conv[2] == max(conv[:2])
+
+
+def test_fp32_row_has_sane_throughput_memory_and_ratio(speed_run):
+    _, data, _ = speed_run
+    row = next(r for r in data["rows"] if r["dtype"] == "fp32")
+    assert (row["label"], row["backend"], row["weights"]) == ("mwrcanet@tiny", "torch", "random")
+    assert row["megapixels"] == pytest.approx(64 * 64 / 1e6) and len(row["seconds_all"]) == 1
+    assert row["mp_per_s"] > 0 and row["gflops"] > 0 and row["pct_of_conv_peak"] > 0
+    assert row["macs_per_mp"] > 0 and row["peak_basis"] == "conv3x3_torch_fp32"
+    assert row["peak_rss_mb"] > 0 and row["mem_growth_mb"] >= 0
+
+
+def test_bf16_row_has_psnr_delta(speed_run):
+    _, data, _ = speed_run
+    row = next(r for r in data["rows"] if r["dtype"] == "bf16")
+    assert row["bf16_psnr_vs_fp32"] is None or row["bf16_psnr_vs_fp32"] > 20  # None: identical outputs
+    assert row["bf16_psnr_loss"] is None  # random weights: no clean-image loss to report
+    assert row["peak_basis"] == "conv3x3_torch_bf16" and row["pct_of_conv_peak"] > 0
+
+
+def test_unknown_model_is_skipped_with_one_line(speed_run):
+    result, data, _ = speed_run
+    lines = [ln for ln in result.stderr.splitlines() if "nosuch" in ln]
+    assert lines == ["skipped nosuch: unknown model 'nosuch'; run `zoo list` to see them"]
+    assert data["skipped"].keys() == {"nosuch"} and len(data["rows"]) == 2
+
+
+def test_cli_writes_json_csv_and_a_table(speed_run):
+    result, data, path = speed_run
+    assert data["benchmark"] == "speed" and data["config"]["size"] == [64, 64]
+    rows = list(csv.DictReader(path.with_suffix(".csv").open()))
+    assert [(r["label"], r["dtype"], r["size"]) for r in rows] == [("mwrcanet@tiny", "fp32", "64x64"),
+                                                                   ("mwrcanet@tiny", "bf16", "64x64")]
+    assert "MP/s" in result.stdout and "conv3x3_torch_fp32" in result.stdout
+
+
+def test_missing_backend_is_skipped_once_per_model_and_backend():
+    lines = []
+    config = bench_speed.SpeedConfig(models=("cbm3d",), backends=("torch",), dtypes=("fp32", "bf16"), peers=())
+    cases, skipped = bench_speed.plan_cases(config, lines.append)
+    assert cases == [] and list(skipped) == ["cbm3d torch"] and len(lines) == 1
+
+
+@pytest.mark.parametrize("spec, parsed", [
+    ("mwrcanet@tiny", ("mwrcanet", "tiny", None)), ("mwrcanet:full", ("mwrcanet", "full", None)),
+    ("mwrcanet", ("mwrcanet", None, None)), ("cbm3d", ("cbm3d", None, None)),
+])
+def test_model_specs_name_a_preset_or_a_tag(spec, parsed):
+    assert bench_speed.parse_spec(spec) == parsed
+
+
+def test_bad_specs_and_sizes_raise_one_line_errors():
+    with pytest.raises(UnknownModelError, match="no preset or pretrained tag 'huge'"):
+        bench_speed.parse_spec("mwrcanet:huge")
+    with pytest.raises(ZooError, match="unknown preset"):
+        bench_speed.parse_spec("mwrcanet@huge")
+    assert bench_speed.parse_size("640x480") == (480, 640)
+    for bad in ("640", "0x10", "axb"):
+        with pytest.raises(ZooError, match="width x height"):
+            bench_speed.parse_size(bad)
+    with pytest.raises(ZooError, match="--dtype takes fp32, bf16"):
+        bench_speed.check_dtypes(("fp16",))
+
+
+def test_cpu_info_reads_bf16_and_amx_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: Test CPU\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    info = bench_speed.cpu_info(cpuinfo)
+    assert info["cpu_model"] == "Test CPU" and info["cpu_flags"] == ["avx2", "avx512f", "avx512_bf16"]
+    assert info["bf16"] and not info["amx"]

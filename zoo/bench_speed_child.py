@@ -1,0 +1,257 @@
+"""The child side of `zoo bench speed`: one case measured in a fresh interpreter.
+
+``python -m zoo.bench_speed_child`` reads a :class:`zoo.bench_speed.Case` as JSON on stdin and
+prints one line, ``RESULT_MARK`` + its row as JSON (or ``{"error": ...}``). A process per case
+keeps each case's peak resident set (``ru_maxrss``) its own, and lets each case pick its threads
+and Keras' dtype policy before a framework starts. See zoo.bench_speed for what is measured.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from registry.errors import ZooError
+from zoo.bench import _finite, _one_line
+from zoo.bench_speed import RESULT_MARK, SIGMA, Case, peaks_child
+
+
+def measure(case: Case) -> dict:
+    """Time one case in this process (see the module docstring); a JSON-able row."""
+    _set_threads(case)
+    fast, reference = _denoisers(case)
+    pixels = _input(case.size)
+    sigma = SIGMA if fast.takes_sigma else None
+    build_peak, exact = _peak_mb(), _reset_peak()
+    rss_before = _rss_mb()
+    times, out = _time_calls(lambda: fast.denoise_batch(pixels[None], sigma)[0], case.warmup, case.repeat)
+    peak = _peak_mb()
+    seconds = statistics.median(times)
+    row = {**asdict(case), **_pixels(case.size, fast.size_multiple), "seconds": seconds, "seconds_all": times,
+           "mp_per_s": case.size[0] * case.size[1] / 1e6 / seconds, "peak_rss_mb": max(build_peak, peak),
+           "rss_before_mb": rss_before, "mem_growth_mb": peak - rss_before,
+           "mem_growth_exact": exact,
+           "threads_used": _threads(case), "weights": _weights(case)}
+    if reference is not None:
+        row.update(_bf16_accuracy(fast, reference, case, pixels, out))
+    if case.engine_size:
+        row.update(_engine(fast, case, row["mp_per_s"]))
+    return row
+
+
+def _pixels(size: tuple[int, int], multiple: int) -> dict:
+    """Requested megapixels, and those the model computes on after padding to its size multiple."""
+    m = max(1, int(multiple))
+    padded = (-(-size[0] // m) * m) * (-(-size[1] // m) * m)
+    return {"megapixels": size[0] * size[1] / 1e6, "padded_megapixels": padded / 1e6}
+
+
+def _weights(case: Case) -> str:
+    from registry.manager import get_registry
+
+    if case.tag:
+        return f"pretrained:{case.tag}"
+    return "random" if get_registry().get(case.arch).needs_weights else "built-in"
+
+
+def _set_threads(case: Case) -> None:
+    if not case.threads:
+        return
+    if case.backend == "torch":
+        import torch
+
+        torch.set_num_threads(case.threads)
+    elif case.backend == "tensorflow":
+        import tensorflow as tf  # must happen before TensorFlow starts its thread pools
+
+        tf.config.threading.set_intra_op_parallelism_threads(case.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def _threads(case: Case) -> int | None:
+    if case.backend == "torch":
+        import torch
+
+        return torch.get_num_threads()
+    return case.threads
+
+
+def _load(case: Case) -> Any:
+    from zoo import api
+
+    if case.backend == "torch":
+        import torch
+
+        torch.manual_seed(0)  # the same random weights in every case of one model
+    elif case.backend == "tensorflow":
+        import keras
+
+        keras.utils.set_random_seed(0)
+    if case.tag:
+        return api.load(f"{case.arch}:{case.tag}", backend=case.backend)
+    return api.load(case.arch, backend=case.backend, preset=case.preset, pretrained=False)
+
+
+def _denoisers(case: Case) -> tuple[Any, Any | None]:
+    """(the denoiser to time, the fp32 one it is compared with: None for fp32 cases)."""
+    base = _load(case)
+    if case.dtype == "fp32":
+        return base, None
+    if case.backend == "torch":
+        return _torch_bf16(base), base
+    if case.backend == "tensorflow":
+        return _keras_bf16(case, base), base
+    raise ZooError(f"bf16 is benchmarked for torch and tensorflow backends only, not {case.backend}")
+
+
+def _torch_bf16(base: Any) -> Any:
+    """A shallow copy of ``base`` (same module) whose forward runs under bf16 autocast."""
+    import torch
+
+    inner = base.run_module
+
+    def run_module(x: Any, sigma: float | None) -> Any:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return inner(x, sigma).float()  # numpy has no bfloat16
+
+    fast = copy.copy(base)
+    fast.run_module = run_module
+    return fast
+
+
+def _keras_bf16(case: Case, base: Any) -> Any:
+    """The same model built under Keras' mixed_bfloat16 policy, with ``base``'s weights."""
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        fast = _load(case)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    fast.load_state_dict(base.state_dict())
+    return fast
+
+
+def _input(size: tuple[int, int]) -> np.ndarray:
+    from zoo.testing import sample_image
+
+    return sample_image(size, seed=0)
+
+
+def _time_calls(fn: Callable[[], np.ndarray], warmup: int, repeat: int) -> tuple[list[float], np.ndarray]:
+    for _ in range(warmup):
+        out = fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return times, out
+
+
+# Memory comes from /proc/self: ru_maxrss would not do, because Linux carries the high-water mark
+# of the forked parent (which may hold torch and a model) across exec into the child.
+def _rss_mb() -> float:
+    """Resident set now."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    """Peak resident set of this process image (VmHWM), since start or the last reset."""
+    with open("/proc/self/status") as f:
+        line = next(ln for ln in f if ln.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024  # kB
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM to the current resident set (Linux 4.0+), so the next peak is the forward's
+    own; False where not allowed: the growth is then an upper bound (building may have peaked)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _bf16_accuracy(fast: Any, reference: Any, case: Case, pixels: np.ndarray, out: np.ndarray) -> dict:
+    """PSNR of bf16 vs fp32 on the timed input; PSNR lost vs clean when the weights are trained."""
+    from zoo.metrics import psnr
+
+    sigma = SIGMA if reference.takes_sigma else None
+    row = {"bf16_psnr_vs_fp32": psnr(reference.denoise_batch(pixels[None], sigma)[0], out), "bf16_psnr_loss": None}
+    if case.tag:
+        from registry.manager import get_registry
+        from zoo.testing import golden_pair
+
+        noise = get_registry().get(case.arch).weights_for(case.tag).noise
+        noisy, clean = golden_pair(noise)
+        sigma = SIGMA if reference.takes_sigma and noise != "real" else None
+        row["bf16_psnr_loss"] = psnr(clean, reference.denoise(noisy, sigma)) - psnr(clean, fast.denoise(noisy, sigma))
+    return row
+
+
+def _engine(fast: Any, case: Case, model_mp_per_s: float) -> dict:
+    """Time read -> engine.run -> write of a synthetic PNG photo of ``case.engine_size``."""
+    from zoo import engine
+    from zoo.imageio import Photo, read_image, write_image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.png", Path(tmp) / "out.png"
+        write_image(src, Photo(_input(case.engine_size)))
+        _warm_tile(fast, case)
+        _reset_peak()
+        t0 = time.perf_counter()
+        photo = read_image(src)
+        t1 = time.perf_counter()
+        pixels = engine.run(fast, photo.pixels, SIGMA if fast.takes_sigma else None)
+        t2 = time.perf_counter()
+        write_image(dst, photo.with_pixels(pixels))
+        t3 = time.perf_counter()
+    mp = case.engine_size[0] * case.engine_size[1] / 1e6
+    model = mp / model_mp_per_s
+    plan = engine.plan_tiles(fast, *case.engine_size)
+    return {"engine_megapixels": mp, "engine_seconds": t3 - t0, "engine_read_s": t1 - t0, "engine_run_s": t2 - t1,
+            "engine_write_s": t3 - t2, "engine_model_seconds": model, "engine_overhead": (t3 - t0 - model) / model,
+            "engine_tiles": plan.count, "engine_tile": list(plan.tile),
+            "engine_tiled_megapixels": plan.count * plan.tile[0] * plan.tile[1] / 1e6, "engine_peak_rss_mb": _peak_mb()}
+
+
+def _warm_tile(fast: Any, case: Case) -> None:
+    """One call at the engine's tile shape, so first-call set-up (kernel selection for a new
+    shape, graph tracing) is not counted as engine overhead: the model's run was warmed too."""
+    if case.warmup:
+        from zoo import engine
+
+        th, tw = engine.plan_tiles(fast, *case.engine_size).tile
+        fast.denoise_batch(np.zeros((1, th, tw, 3), np.float32), SIGMA if fast.takes_sigma else None)
+
+
+def _child() -> None:
+    data = json.loads(sys.stdin.read())
+    try:
+        row = peaks_child(**data["peaks"]) if "peaks" in data else measure(_case(data))
+    except Exception as exc:  # reported to the parent as one line; the run goes on
+        row = {"error": _one_line(exc)}
+    print(RESULT_MARK + json.dumps(_finite(row)), flush=True)
+
+
+def _case(data: dict) -> Case:
+    for key in ("size", "engine_size"):
+        data[key] = tuple(data[key]) if data[key] else None
+    return Case(**data)
+
+
+if __name__ == "__main__":
+    _child()
