@@ -12,7 +12,7 @@ def flat(value: float, size: int = 128) -> np.ndarray:
 
 
 def test_same_seed_same_noise_for_every_kind():
-    for text in ("awgn:25", "awgn:0-50", "camera", "camera:nojpeg"):
+    for text in ("awgn:25", "awgn:0-50", "camera", "camera:nojpeg", "camera:wide", "camera:wide,nojpeg"):
         spec = NoiseSpec.parse(text)
         a, sa = spec.apply(flat(0.4), np.random.default_rng(7))
         b, sb = spec.apply(flat(0.4), np.random.default_rng(7))
@@ -46,6 +46,14 @@ def test_mosaic_and_demosaic_keep_a_flat_image_flat():
     img = flat(0.3, 16).astype(np.float64)
     assert np.allclose(demosaic(mosaic(img)), img)
     assert np.allclose(linear_to_srgb(srgb_to_linear(img)), img)
+
+
+def test_wide_camera_noise_reaches_milder_levels():
+    def psnrs(spec):
+        clean = flat(0.5, 32)
+        return [-np.log10(np.mean((spec.apply(clean, np.random.default_rng(i))[0] - clean) ** 2)) for i in range(40)]
+
+    assert max(psnrs(NoiseSpec.parse("camera:wide,nojpeg"))) > max(psnrs(NoiseSpec.parse("camera:nojpeg")))
 
 
 @pytest.mark.parametrize("text", ["gauss:25", "awgn:abc", "awgn:50-5", "camera:raw"])

@@ -10,6 +10,8 @@ Specs (what ``--noise`` takes):
                      demosaicing (which correlates the noise spatially and across channels, as in
                      real photos), the sRGB tone curve, then JPEG at a random quality in [60, 95]
 - ``camera:nojpeg``  the same without the JPEG step
+- ``camera:wide``    shot noise drawn down to 1e-5 instead of 1e-4, so the mild noise of daylight
+                     and base-ISO photos is covered too (combine as ``camera:wide,nojpeg``)
 
 AWGN is not clipped (the standard benchmark protocol); camera noise is clipped to [0, 1] as a
 camera's output is.
@@ -27,6 +29,7 @@ from registry.errors import ZooError
 
 # Brooks et al. 2019: log shot noise uniform in [log 1e-4, log 1.2e-2]; read noise follows it.
 SHOT_RANGE = (1e-4, 1.2e-2)
+WIDE_SHOT_RANGE = (1e-5, 1.2e-2)
 JPEG_QUALITY = (60, 95)
 
 
@@ -37,19 +40,22 @@ class NoiseSpec:
     kind: str  # "awgn" or "camera"
     sigma: tuple[float, float] = (25.0, 25.0)  # AWGN range on the 0-255 scale
     jpeg: bool = True
+    wide: bool = False  # camera noise: shot range down to 1e-5
 
     @classmethod
     def parse(cls, text: str) -> NoiseSpec:
         kind, _, arg = text.strip().lower().partition(":")
         if kind == "awgn":
             return cls("awgn", _sigma_range(arg or "25"))
-        if kind == "camera" and arg in ("", "jpeg", "nojpeg"):
-            return cls("camera", jpeg=arg != "nojpeg")
-        raise ZooError(f"unknown noise spec {text!r}; use awgn:SIGMA, awgn:LOW-HIGH, camera or camera:nojpeg")
+        options = set(arg.split(",")) - {""}
+        if kind == "camera" and options <= {"jpeg", "nojpeg", "wide"}:
+            return cls("camera", jpeg="nojpeg" not in options, wide="wide" in options)
+        raise ZooError(f"unknown noise spec {text!r}; use awgn:SIGMA, awgn:LOW-HIGH, camera[:wide][,nojpeg]")
 
     def __str__(self) -> str:
         if self.kind == "camera":
-            return "camera" if self.jpeg else "camera:nojpeg"
+            options = ",".join(o for o, on in (("wide", self.wide), ("nojpeg", not self.jpeg)) if on)
+            return f"camera:{options}" if options else "camera"
         lo, hi = self.sigma
         return f"awgn:{lo:g}" if lo == hi else f"awgn:{lo:g}-{hi:g}"
 
@@ -58,7 +64,7 @@ class NoiseSpec:
         if self.kind == "awgn":
             sigma = float(rng.uniform(*self.sigma))
             return awgn(clean, sigma, rng), sigma
-        return camera_noise(clean, rng, jpeg=self.jpeg), 0.0
+        return camera_noise(clean, rng, jpeg=self.jpeg, wide=self.wide), 0.0
 
 
 def _sigma_range(arg: str) -> tuple[float, float]:
@@ -95,9 +101,9 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
 
 
-def camera_noise(clean: np.ndarray, rng: np.random.Generator, jpeg: bool = True) -> np.ndarray:
+def camera_noise(clean: np.ndarray, rng: np.random.Generator, jpeg: bool = True, wide: bool = False) -> np.ndarray:
     """Realistic noise for a float32 HxWx3 sRGB image; see the module docstring."""
-    shot, read = _noise_levels(rng)
+    shot, read = _noise_levels(rng, WIDE_SHOT_RANGE if wide else SHOT_RANGE)
     raw = mosaic(srgb_to_linear(clean.astype(np.float64)))
     variance = np.maximum(raw, 0.0) * shot + read
     raw = raw + rng.normal(0.0, 1.0, raw.shape) * np.sqrt(variance)
@@ -105,8 +111,8 @@ def camera_noise(clean: np.ndarray, rng: np.random.Generator, jpeg: bool = True)
     return jpeg_roundtrip(noisy, int(rng.integers(*JPEG_QUALITY, endpoint=True))) if jpeg else noisy
 
 
-def _noise_levels(rng: np.random.Generator) -> tuple[float, float]:
-    log_shot = rng.uniform(np.log(SHOT_RANGE[0]), np.log(SHOT_RANGE[1]))
+def _noise_levels(rng: np.random.Generator, shot_range: tuple[float, float]) -> tuple[float, float]:
+    log_shot = rng.uniform(np.log(shot_range[0]), np.log(shot_range[1]))
     log_read = 2.18 * log_shot + 1.2 + rng.normal(0.0, 0.26)
     return float(np.exp(log_shot)), float(np.exp(log_read))
 
