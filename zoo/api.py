@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,8 @@ def load(
     ``name`` is an architecture name or alias, optionally with ``:TAG``. Weights come from
     ``weights`` (a reference, see zoo.weights) when given, else from the pretrained card ``tag``
     (the architecture's default tag when None). ``pretrained=False`` gives random weights.
-    ``preset`` and keyword arguments choose the config when no card fixes it.
+    ``preset`` and keyword arguments choose the config when no card fixes it; a local weight file
+    with the ``.card.json`` that `zoo train` writes beside it rebuilds the preset it was trained as.
     Hub weights (``hf://``, also ``name="hf://ORG/REPO[@REV]"``) take their config from the
     repository's config.json when it has one; ``offline`` (default: HF_HUB_OFFLINE) uses the cache only.
     """
@@ -58,6 +60,8 @@ def load(
         cfg = arch.config.preset(card.preset, **{**card.config, **config})
     elif hub_config is not None:
         cfg = arch.config.from_hub_dict({**hub_config, **config})
+    elif (run_card := _run_card(weights, arch.name)) is not None and preset is None:
+        cfg = arch.config.preset(run_card.get("preset"), **{**run_card.get("config", {}), **config})
     else:
         cfg = arch.config.preset(preset, **config)
     backend = backend or arch.default_backend()
@@ -73,6 +77,19 @@ def load(
             "(or pretrained=False for random weights)"
         )
     return denoiser
+
+
+def _run_card(weights: str | None, arch: str) -> dict[str, Any] | None:
+    """The card `zoo train` wrote beside a local weight file (OUT.card.json), if it is for ``arch``:
+    its preset and config rebuild the network the weights were trained as."""
+    if not weights or "://" in weights or weights.startswith("bundled:"):
+        return None
+    card = Path(weights).expanduser().with_suffix(".card.json")
+    try:
+        data = json.loads(card.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if data.get("architecture") == arch else None
 
 
 def _card(arch: Architecture, tag: str | None) -> PretrainedWeights | None:

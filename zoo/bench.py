@@ -186,12 +186,14 @@ def load_peers(specs: tuple[str, ...], backend: str | None, report: Report) -> t
 
 
 def _load(spec: str, backend: str | None) -> Denoiser:
-    """``backend`` applies to the models that have it (CBM3D has numpy only), others use their default."""
+    """``backend`` applies to the models that have it (CBM3D has numpy only), others use their default.
+    ``ARCH=WEIGHTS`` benchmarks a weight file (e.g. a training run's output) under the label ``spec``."""
     from registry.manager import get_registry
     from zoo import api
 
-    arch = get_registry().get(api.parse_model(spec)[0])
-    return api.load(spec, backend=backend if backend in arch.backends else None)
+    model, _, weights = spec.partition("=")
+    arch = get_registry().get(api.parse_model(model)[0])
+    return api.load(model, backend=backend if backend in arch.backends else None, weights=weights or None)
 
 
 def _one_line(exc: BaseException) -> str:
