@@ -189,10 +189,13 @@ def _channel_config(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def card_config(cfg: TrainConfig, config_type: type) -> dict[str, Any]:
-    """Config overrides the card records: channels, and the patch size where the architecture's
-    test-time local pooling needs it (its ``train_size`` field)."""
-    extra = {"train_size": cfg.patch} if "train_size" in config_type.model_fields else {}
-    return {**_channel_config(cfg), **extra}
+    """Config overrides the card records: channels and, where the architecture has test-time
+    local pooling, the training patch size it needs, with local pooling switched on: whole-image
+    PSNR is the same, and tiled output matches whole-image output (benchmarks/seams.py)."""
+    fields = config_type.model_fields
+    extra = {"train_size": cfg.patch} if "train_size" in fields else {}
+    local = {"attention_pooling": "local"} if "attention_pooling" in fields else {}
+    return {**_channel_config(cfg), **extra, **local}
 
 
 def _to_model(batch: tuple[np.ndarray, np.ndarray], cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
