@@ -14,7 +14,7 @@ from registry.manager import get_registry
 from registry.spec import Architecture, PretrainedWeights
 from zoo import engine, weights as weights_mod
 
-DEFAULT_MODEL = "cbm3d"
+DEFAULT_MODEL = "mwrcanet"  # its default tag is the real-noise model: what photos have
 
 
 def parse_model(model: str) -> tuple[str, str | None]:
