@@ -89,10 +89,13 @@ def test_missing_backend_is_skipped_once_per_model_and_backend():
 
 @pytest.mark.parametrize("spec, parsed", [
     ("mwrcanet@tiny", ("mwrcanet", "tiny", None)), ("mwrcanet:full", ("mwrcanet", "full", None)),
-    ("mwrcanet", ("mwrcanet", None, None)), ("cbm3d", ("cbm3d", None, None)),
+    ("mwrcanet", ("mwrcanet", None, "DEFAULT")), ("cbm3d", ("cbm3d", None, None)),
 ])
 def test_model_specs_name_a_preset_or_a_tag(spec, parsed):
-    assert bench_speed.parse_spec(spec) == parsed
+    from registry.manager import get_registry
+
+    default = get_registry().get(parsed[0]).default_tag  # a bare name means the default weights
+    assert bench_speed.parse_spec(spec) == tuple(default if p == "DEFAULT" else p for p in parsed)
 
 
 def test_bad_specs_and_sizes_raise_one_line_errors():
