@@ -33,3 +33,10 @@ class ImageReadError(ZooError):
 
 class ImageWriteError(ZooError):
     """An output image could not be written (exists, unwritable, same as the input...)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none), for reports
+    that must stay one line per failure."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -28,7 +28,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from registry.denoiser import Denoiser
-from registry.errors import ZooError
+from registry.errors import ZooError, one_line
 from zoo import metrics
 
 NOISY = "noisy"  # the label of the noisy-input row
@@ -180,7 +180,7 @@ def load_peers(specs: tuple[str, ...], backend: str | None, report: Report) -> t
         try:
             peers.append(Peer(spec, _load(spec, backend)))
         except Exception as exc:  # a missing weight file or a broken plugin must not stop the bench
-            skipped[spec] = _one_line(exc)
+            skipped[spec] = one_line(exc)
             report(f"skipped {spec}: {skipped[spec]}")
     return peers, skipped
 
@@ -194,11 +194,6 @@ def _load(spec: str, backend: str | None) -> Denoiser:
     model, _, weights = spec.partition("=")
     arch = get_registry().get(api.parse_model(model)[0])
     return api.load(model, backend=backend if backend in arch.backends else None, weights=weights or None)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 # -- images and noise ----------------------------------------------------------------------------
@@ -277,7 +272,7 @@ def _run_peer(peer: Peer, peers: list[Peer], result: QualityResult, case: tuple,
         out, seconds = _denoise(peer, noisy, sigma)
         result.records.append(_score(peer.label, sigma, name, clean, out, seconds))
     except Exception as exc:  # one failing model must not cost the others their results
-        result.skipped[peer.label] = f"failed on {name}: {_one_line(exc)}"
+        result.skipped[peer.label] = f"failed on {name}: {one_line(exc)}"
         result.records[:] = [r for r in result.records if r.model != peer.label]
         peers.remove(peer)
         report(f"skipped {peer.label}: {result.skipped[peer.label]}")

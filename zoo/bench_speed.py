@@ -43,7 +43,8 @@ from typing import Any, Callable
 import numpy as np
 
 from registry.errors import UnknownModelError, ZooError
-from zoo.bench import _environment, _finite, _one_line
+from registry.errors import one_line
+from zoo.bench import _environment, _finite
 
 DTYPES = ("fp32", "bf16")
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
@@ -268,7 +269,7 @@ def _attempt(skipped: dict[str, str], report: Report, key: str, fn: Callable[[],
     try:
         return fn()
     except Exception as exc:  # an unknown or uninstalled model must not stop the others
-        skipped[key] = _one_line(exc)
+        skipped[key] = one_line(exc)
         report(f"skipped {key}: {skipped[key]}")
         return None
 
@@ -351,7 +352,7 @@ def _run_case(case: Case, result: SpeedResult, report: Report) -> None:
         result.rows.append(row)
         report(f"{key}: {row['mp_per_s']:.3g} MP/s")
     except Exception as exc:  # one failing case must not cost the others their results
-        result.skipped[key] = _one_line(exc)
+        result.skipped[key] = one_line(exc)
         report(f"skipped {key}: {result.skipped[key]}")
 
 

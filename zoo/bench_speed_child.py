@@ -22,7 +22,8 @@ from typing import Any, Callable
 import numpy as np
 
 from registry.errors import ZooError
-from zoo.bench import _finite, _one_line
+from registry.errors import one_line
+from zoo.bench import _finite
 from zoo.bench_speed import RESULT_MARK, SIGMA, Case, peaks_child
 
 
@@ -243,7 +244,7 @@ def _child() -> None:
     try:
         row = peaks_child(**data["peaks"]) if "peaks" in data else measure(_case(data))
     except Exception as exc:  # reported to the parent as one line; the run goes on
-        row = {"error": _one_line(exc)}
+        row = {"error": one_line(exc)}
     print(RESULT_MARK + json.dumps(_finite(row)), flush=True)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from registry.errors import ImageReadError, ImageWriteError
+from registry.errors import ImageReadError, ImageWriteError, one_line
 from zoo.atomic import atomic_path
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
@@ -74,7 +74,7 @@ def read_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
     except ImageReadError:
         raise
     except _DECODE_ERRORS as exc:
-        raise ImageReadError(f"{path}: corrupt or truncated image ({_one_line(exc)})") from exc
+        raise ImageReadError(f"{path}: corrupt or truncated image ({one_line(exc)})") from exc
 
 
 def _decode_errors() -> tuple[type[BaseException], ...]:
@@ -83,10 +83,6 @@ def _decode_errors() -> tuple[type[BaseException], ...]:
 
     return (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, KeyError, IndexError,
             imagecodecs.PngError, tifffile.TiffFileError)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _read(path: Path, max_pixels: int | None) -> Photo:
