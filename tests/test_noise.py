@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from registry.errors import ZooError
-from zoo.noise import NoiseSpec, demosaic, linear_to_srgb, mosaic, srgb_to_linear
+from zoo.noise import CameraPipeline, NoiseSpec, demosaic, linear_to_srgb, mosaic, srgb_to_linear
 
 
 def flat(value: float, size: int = 128) -> np.ndarray:
@@ -12,7 +12,8 @@ def flat(value: float, size: int = 128) -> np.ndarray:
 
 
 def test_same_seed_same_noise_for_every_kind():
-    for text in ("awgn:25", "awgn:0-50", "camera", "camera:nojpeg", "camera:wide", "camera:wide,nojpeg"):
+    for text in ("awgn:25", "awgn:0-50", "camera", "camera:nojpeg", "camera:wide", "camera:wide,nojpeg",
+                 "camera:isp", "camera:isp,wide,nojpeg"):
         spec = NoiseSpec.parse(text)
         a, sa = spec.apply(flat(0.4), np.random.default_rng(7))
         b, sb = spec.apply(flat(0.4), np.random.default_rng(7))
@@ -48,6 +49,25 @@ def test_mosaic_and_demosaic_keep_a_flat_image_flat():
     assert np.allclose(linear_to_srgb(srgb_to_linear(img)), img)
 
 
+def test_camera_pipeline_unprocess_then_process_is_the_identity():
+    rng = np.random.default_rng(5)
+    grey = rng.uniform(0.1, 0.8, (16, 16, 1))  # below the highlight roll-off; mild colours stay
+    img = grey + rng.uniform(-0.05, 0.05, (16, 16, 3))  # inside every camera's gamut
+    for seed in range(5):
+        camera = CameraPipeline.random(np.random.default_rng(seed))
+        assert np.allclose(camera.rgb2cam.sum(axis=1), 1.0)
+        assert 1.9 <= camera.red_gain <= 2.4 and 1.5 <= camera.blue_gain <= 1.9
+        assert np.abs(camera.process(camera.unprocess(img)) - img).max() < 1e-4
+
+
+def test_isp_camera_noise_is_stronger_in_red_and_blue_than_green():
+    # white balance multiplies the red and blue sensor noise by about 2 after it is added
+    spec = NoiseSpec.parse("camera:isp,nojpeg")
+    stds = np.mean([np.std(spec.apply(flat(0.4), np.random.default_rng(i))[0] - 0.4, axis=(0, 1))
+                    for i in range(8)], axis=0)
+    assert stds[0] > 1.2 * stds[1] and stds[2] > 1.2 * stds[1]
+
+
 def test_wide_camera_noise_reaches_milder_levels():
     def psnrs(spec):
         clean = flat(0.5, 32)
@@ -56,7 +76,7 @@ def test_wide_camera_noise_reaches_milder_levels():
     assert max(psnrs(NoiseSpec.parse("camera:wide,nojpeg"))) > max(psnrs(NoiseSpec.parse("camera:nojpeg")))
 
 
-@pytest.mark.parametrize("text", ["gauss:25", "awgn:abc", "awgn:50-5", "camera:raw"])
+@pytest.mark.parametrize("text", ["gauss:25", "awgn:abc", "awgn:50-5", "camera:raw", "camera:isp,raw"])
 def test_bad_specs_are_refused(text):
     with pytest.raises(ZooError):
         NoiseSpec.parse(text)

@@ -12,6 +12,13 @@ Specs (what ``--noise`` takes):
 - ``camera:nojpeg``  the same without the JPEG step
 - ``camera:wide``    shot noise drawn down to 1e-5 instead of 1e-4, so the mild noise of daylight
                      and base-ISO photos is covered too (combine as ``camera:wide,nojpeg``)
+- ``camera:isp``     Brooks et al.'s whole unprocessing pipeline instead of the sRGB curve alone:
+                     inverse tone curve (smoothstep) and gamma 2.2, a random camera colour matrix
+                     (a convex combination of four real cameras' XYZ->camera matrices) and random
+                     white-balance and brightness gains are undone before the noise and applied
+                     after demosaicing. The gains amplify red and blue noise about twofold and the
+                     colour matrix mixes it across channels, as in a camera's own JPEGs
+                     (combinable: ``camera:isp,wide,nojpeg``)
 
 AWGN is not clipped (the standard benchmark protocol); camera noise is clipped to [0, 1] as a
 camera's output is.
@@ -41,6 +48,7 @@ class NoiseSpec:
     sigma: tuple[float, float] = (25.0, 25.0)  # AWGN range on the 0-255 scale
     jpeg: bool = True
     wide: bool = False  # camera noise: shot range down to 1e-5
+    isp: bool = False  # camera noise: colour matrix, gains and tone curve of Brooks et al.
 
     @classmethod
     def parse(cls, text: str) -> NoiseSpec:
@@ -48,13 +56,14 @@ class NoiseSpec:
         if kind == "awgn":
             return cls("awgn", _sigma_range(arg or "25"))
         options = set(arg.split(",")) - {""}
-        if kind == "camera" and options <= {"jpeg", "nojpeg", "wide"}:
-            return cls("camera", jpeg="nojpeg" not in options, wide="wide" in options)
-        raise ZooError(f"unknown noise spec {text!r}; use awgn:SIGMA, awgn:LOW-HIGH, camera[:wide][,nojpeg]")
+        if kind == "camera" and options <= {"jpeg", "nojpeg", "wide", "isp"}:
+            return cls("camera", jpeg="nojpeg" not in options, wide="wide" in options, isp="isp" in options)
+        raise ZooError(f"unknown noise spec {text!r}; use awgn:SIGMA, awgn:LOW-HIGH, camera[:isp,wide,nojpeg]")
 
     def __str__(self) -> str:
         if self.kind == "camera":
-            options = ",".join(o for o, on in (("wide", self.wide), ("nojpeg", not self.jpeg)) if on)
+            flags = (("isp", self.isp), ("wide", self.wide), ("nojpeg", not self.jpeg))
+            options = ",".join(o for o, on in flags if on)
             return f"camera:{options}" if options else "camera"
         lo, hi = self.sigma
         return f"awgn:{lo:g}" if lo == hi else f"awgn:{lo:g}-{hi:g}"
@@ -64,7 +73,7 @@ class NoiseSpec:
         if self.kind == "awgn":
             sigma = float(rng.uniform(*self.sigma))
             return awgn(clean, sigma, rng), sigma
-        return camera_noise(clean, rng, jpeg=self.jpeg, wide=self.wide), 0.0
+        return camera_noise(clean, rng, jpeg=self.jpeg, wide=self.wide, isp=self.isp), 0.0
 
 
 def _sigma_range(arg: str) -> tuple[float, float]:
@@ -101,14 +110,75 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
 
 
-def camera_noise(clean: np.ndarray, rng: np.random.Generator, jpeg: bool = True, wide: bool = False) -> np.ndarray:
+def camera_noise(
+    clean: np.ndarray, rng: np.random.Generator, jpeg: bool = True, wide: bool = False, isp: bool = False,
+) -> np.ndarray:
     """Realistic noise for a float32 HxWx3 sRGB image; see the module docstring."""
     shot, read = _noise_levels(rng, WIDE_SHOT_RANGE if wide else SHOT_RANGE)
-    raw = mosaic(srgb_to_linear(clean.astype(np.float64)))
+    clean = clean.astype(np.float64)
+    if isp:
+        pipeline = CameraPipeline.random(rng)
+        raw = mosaic(pipeline.unprocess(clean))
+    else:
+        raw = mosaic(srgb_to_linear(clean))
     variance = np.maximum(raw, 0.0) * shot + read
     raw = raw + rng.normal(0.0, 1.0, raw.shape) * np.sqrt(variance)
-    noisy = linear_to_srgb(demosaic(raw)).astype(np.float32)
+    noisy = (pipeline.process(demosaic(raw)) if isp else linear_to_srgb(demosaic(raw))).astype(np.float32)
     return jpeg_roundtrip(noisy, int(rng.integers(*JPEG_QUALITY, endpoint=True))) if jpeg else noisy
+
+
+# XYZ -> camera matrices of four cameras and the sRGB -> XYZ matrix, as in Brooks et al.'s
+# unprocessing code (google-research/unprocessing, unprocess.py).
+_XYZ2CAMS = np.array([
+    [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]],
+    [[0.4913, -0.0541, -0.0202], [-0.613, 1.3513, 0.2906], [-0.1564, 0.2151, 0.7183]],
+    [[0.838, -0.263, -0.0639], [-0.2887, 1.0725, 0.2496], [-0.0627, 0.1427, 0.5438]],
+    [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933], [-0.097, 0.1581, 0.5181]],
+])
+_RGB2XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
+                     [0.2126729, 0.7151522, 0.0721750],
+                     [0.0193339, 0.1191920, 0.9503041]])
+
+
+@dataclass(frozen=True)
+class CameraPipeline:
+    """One random camera: colour matrix (sRGB -> camera RGB, rows summing to 1) and gains."""
+
+    rgb2cam: np.ndarray
+    rgb_gain: float  # overall brightness gain
+    red_gain: float
+    blue_gain: float
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> CameraPipeline:
+        weights = rng.uniform(1e-8, 1.0, len(_XYZ2CAMS))
+        xyz2cam = np.tensordot(weights / weights.sum(), _XYZ2CAMS, axes=1)
+        rgb2cam = xyz2cam @ _RGB2XYZ
+        rgb2cam /= rgb2cam.sum(axis=1, keepdims=True)
+        return cls(rgb2cam, 1.0 / rng.normal(0.8, 0.1), rng.uniform(1.9, 2.4), rng.uniform(1.5, 1.9))
+
+    @property
+    def gains(self) -> np.ndarray:
+        return np.array([self.red_gain, 1.0, self.blue_gain]) * self.rgb_gain
+
+    def unprocess(self, srgb: np.ndarray) -> np.ndarray:
+        """sRGB [0, 1] -> linear camera RGB before white balance (what the sensor saw)."""
+        x = np.clip(srgb, 0.0, 1.0)
+        x = 0.5 - np.sin(np.arcsin(1.0 - 2.0 * x) / 3.0)  # inverse smoothstep tone curve
+        x = np.maximum(x, 1e-8) ** 2.2
+        x = x @ self.rgb2cam.T
+        # undo the gains, sparing highlights so that they stay saturated after processing
+        gray = x.mean(axis=-1, keepdims=True)
+        mask = (np.maximum(gray - 0.9, 0.0) / 0.1) ** 2
+        inverse = 1.0 / self.gains
+        return x * np.maximum(mask + (1.0 - mask) * inverse, inverse)
+
+    def process(self, raw_rgb: np.ndarray) -> np.ndarray:
+        """Demosaicked linear camera RGB -> sRGB [0, 1]: gains, colour matrix, gamma, tone curve."""
+        x = np.clip(raw_rgb * self.gains, 0.0, 1.0)
+        x = np.clip(x @ np.linalg.inv(self.rgb2cam).T, 0.0, 1.0)
+        x = np.maximum(x, 1e-8) ** (1 / 2.2)
+        return 3.0 * x**2 - 2.0 * x**3
 
 
 def _noise_levels(rng: np.random.Generator, shot_range: tuple[float, float]) -> tuple[float, float]:
