@@ -10,6 +10,8 @@ import numpy as np
 from registry.config import DenoiserConfig
 from registry.errors import WeightsError, ZooError
 
+PRECISIONS = ("fp32", "bf16")
+
 
 class Denoiser(ABC):
     """One architecture + one config + one backend + loaded weights.
@@ -81,6 +83,21 @@ class Denoiser(ABC):
             batch = np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="symmetric")
         out = np.asarray(self.forward(np.ascontiguousarray(batch), sigma), dtype=np.float32)
         return np.clip(out[:, :h, :w, :], 0.0, 1.0)
+
+    #: how ``forward`` runs now, set by :meth:`accelerate`
+    precision: str = "fp32"
+    compiled: bool = False
+
+    def accelerate(self, *, precision: str = "fp32", compile: bool = False) -> None:
+        """Run faster from now on: ``precision`` "bf16" computes in bfloat16 where the backend can
+        (outputs stay float32), ``compile`` turns the model into a compiled graph (torch.compile,
+        XLA). Backends that can do neither keep this default, which accepts only fp32 uncompiled."""
+        if precision not in PRECISIONS:
+            raise ZooError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if precision != "fp32" or compile:
+            wanted = " and ".join(w for w, on in ((precision, precision != "fp32"), ("compile", compile)) if on)
+            raise ZooError(f"{self.architecture or type(self).__name__} ({self.backend or 'this backend'}) "
+                           f"cannot run {wanted}; use fp32 without --compile")
 
     def _check(self, image: np.ndarray) -> np.ndarray:
         image = np.asarray(image)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.config import DenoiserConfig
 from registry.errors import ZooError
@@ -65,14 +67,55 @@ def test_weights_are_a_partition_of_unity():
     assert left[0] == 1.0 and left[-margin:].max() == 0.0
 
 
-def test_tile_side_follows_the_memory_budget():
+def test_tiles_follow_the_memory_budget():
     net = Identity(DenoiserConfig())
-    small = engine.tile_side(net, 64 << 20)
-    assert small % net.size_multiple == 0
-    assert small ** 2 * engine.DEFAULT_BYTES_PER_PIXEL <= 64 << 20
-    assert engine.tile_side(net, 256 << 20) > small
+
+    def area(plan):
+        return plan.tile[0] * plan.tile[1]
+
+    small = engine.plan_tiles(net, 3000, 4000, max_memory=64 << 20)
+    assert small.tile[0] % net.size_multiple == 0 and small.tile[1] % net.size_multiple == 0
+    assert area(small) * engine.DEFAULT_BYTES_PER_PIXEL <= 64 << 20
+    assert area(engine.plan_tiles(net, 3000, 4000, max_memory=256 << 20)) > area(small)
     net.bytes_per_pixel = 100  # a model that declares its working memory gets bigger tiles
-    assert engine.tile_side(net, 64 << 20) > small
+    assert area(engine.plan_tiles(net, 3000, 4000, max_memory=64 << 20)) > area(small)
+
+
+class Reach(Identity):
+    def __init__(self, receptive_field: int, size_multiple: int, bytes_per_pixel: int) -> None:
+        super().__init__(DenoiserConfig())
+        self.receptive_field, self.size_multiple, self.bytes_per_pixel = receptive_field, size_multiple, bytes_per_pixel
+
+
+def test_balanced_tiles_compute_fewer_pixels_than_square_ones():
+    # 12 MP photo, MWRCANet-small-like reach; a 2.2 MP budget allows 1480-pixel squares, which
+    # would need a 3x3 grid with a thin last row and column
+    net = Reach(96, 8, 480)
+    plan = engine.plan_tiles(net, 3000, 4000, max_memory=1 << 30)
+    computed = plan.count * plan.tile[0] * plan.tile[1]
+    overlap = 2 * 96 + engine.BLEND
+    square = (3 * 3) * 1480**2
+    assert computed < 0.8 * square and computed < 1.3 * 3000 * 4000
+    assert plan.tile[0] * plan.tile[1] * 480 <= 1 << 30
+    whole = engine.plan_tiles(net, 3000, 4000, max_memory=8 << 30)  # fits whole along one side
+    assert whole.count * whole.tile[0] * whole.tile[1] <= (3000 + overlap) * 4000
+
+
+@given(h=st.integers(1, 3000), w=st.integers(1, 3000), m=st.sampled_from([1, 2, 8, 16]),
+       reach=st.integers(0, 100), budget=st.integers(1 << 18, 1 << 31))
+@settings(max_examples=200, deadline=None)
+def test_any_plan_covers_the_canvas_with_the_overlap_it_needs(h, w, m, reach, budget):
+    net = Reach(reach, m, 512)
+    plan = engine.plan_tiles(net, h, w, max_memory=budget)
+    overlap = -(-(2 * reach + engine.BLEND) // m) * m
+    axes = ((plan.rows, plan.tile[0], plan.canvas[0], h), (plan.cols, plan.tile[1], plan.canvas[1], w))
+    for starts, side, length, image in axes:
+        assert length % m == 0 and length >= image
+        assert side % m == 0 and 0 < side <= length and side <= engine.MAX_TILE
+        assert starts[0] == 0 and starts[-1] + side == length and all(s % m == 0 for s in starts)
+        assert all(0 < b - a <= side - overlap for a, b in zip(starts, starts[1:]))
+    fits = plan.tile[0] * plan.tile[1] * 512 <= budget
+    assert fits or plan.tile[0] <= 2 * overlap and plan.tile[1] <= 2 * overlap
 
 
 def test_tiles_are_batched_and_progress_is_reported():

@@ -175,13 +175,19 @@ def test_decompression_bomb_is_refused_unless_allowed(tmp_path, ext):
     assert Image.MAX_IMAGE_PIXELS is not None  # the global limit is back on
 
 
-def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("name", "encoder"), [("out.png", "png"), ("out.jpg", "pillow")])
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch, name, encoder):
+    import imagecodecs
+
     photo = Photo(np.zeros((4, 4, 3), np.float32))
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Image.Image, "save", boom)
+    if encoder == "png":
+        monkeypatch.setattr(imagecodecs, "png_encode", boom)
+    else:
+        monkeypatch.setattr(Image.Image, "save", boom)
     with pytest.raises(KeyboardInterrupt):
-        write_image(tmp_path / "out.png", photo)
+        write_image(tmp_path / name, photo)
     assert list(tmp_path.iterdir()) == []

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from registry.denoiser import Denoiser
-from registry.errors import UnknownModelError, WeightsError
+from registry.denoiser import PRECISIONS, Denoiser
+from registry.errors import UnknownModelError, WeightsError, ZooError
 from registry.manager import get_registry
 from registry.spec import Architecture, PretrainedWeights
-from zoo import engine, weights as weights_mod
+from zoo import engine, runtime, weights as weights_mod
 
 DEFAULT_MODEL = "mwrcanet"  # its default tag is the real-noise model: what photos have
 
@@ -36,6 +36,8 @@ def load(
     pretrained: bool = True,
     trust_pickle: bool = False,
     offline: bool | None = None,
+    precision: str = "fp32",
+    compile: bool = False,
     **config: Any,
 ) -> Denoiser:
     """Build a ready Denoiser.
@@ -47,7 +49,11 @@ def load(
     with the ``.card.json`` that `zoo train` writes beside it rebuilds the preset it was trained as.
     Hub weights (``hf://``, also ``name="hf://ORG/REPO[@REV]"``) take their config from the
     repository's config.json when it has one; ``offline`` (default: HF_HUB_OFFLINE) uses the cache only.
+    ``precision`` ("fp32" or "bf16") and ``compile`` pick a faster runtime (Denoiser.accelerate).
     """
+    if precision not in PRECISIONS:
+        raise ZooError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    runtime.tune_allocator()
     hub_config = None
     if name.startswith("hf://") or (weights or "").startswith("hf://"):
         from zoo import hub  # imported lazily: huggingface_hub is slow to import
@@ -65,7 +71,7 @@ def load(
     else:
         cfg = arch.config.preset(preset, **config)
     backend = backend or arch.default_backend()
-    denoiser = arch.build(cfg, backend)
+    denoiser = _build(arch, cfg, backend, precision)
     denoiser.architecture, denoiser.backend = arch.name, backend
     ref, pin = (weights, None) if weights else ((card.file, card.sha256) if card else (None, None))
     if ref is not None:
@@ -76,7 +82,22 @@ def load(
             f"{arch.name} has no pretrained weights yet; pass --weights FILE.safetensors "
             "(or pretrained=False for random weights)"
         )
+    if precision != "fp32" or compile:
+        denoiser.accelerate(precision=precision, compile=compile)
     return denoiser
+
+
+def _build(arch: Architecture, cfg: Any, backend: str, precision: str) -> Denoiser:
+    """Keras fixes a model's compute dtype when its layers are built, so bf16 is chosen here."""
+    if backend != "tensorflow" or precision != "bf16":
+        return arch.build(cfg, backend)
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        return arch.build(cfg, backend)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def _run_card(weights: str | None, arch: str) -> dict[str, Any] | None:

@@ -44,14 +44,14 @@ class Options:
     """How each image is run: the engine's knobs and the decompression-bomb limit."""
 
     sigma: float | None = None
-    max_memory: int = engine.DEFAULT_MAX_MEMORY
+    max_memory: int | None = None  # None: engine.auto_memory()
     tile: int | None = None
     ensemble: bool = False
     max_pixels: int | None = DEFAULT_MAX_PIXELS
 
 
 def make_options(
-    sigma: float | None = None, max_memory: str = "1G", tile: int | None = None, ensemble: bool = False,
+    sigma: float | None = None, max_memory: str = "auto", tile: int | None = None, ensemble: bool = False,
     allow_large: bool = False,
 ) -> Options:
     """Options from command-line values; raise ZooError on a bad memory size or tile."""

@@ -107,7 +107,14 @@ def denoise(
         "{stem}_denoised-{model}{ext}", "--name-template",
         help="Output file name: {stem}, {name}, {ext}, {model} (with --out-dir or beside the input).",
     ),
-    max_memory: str = typer.Option("1G", "--max-memory", help="Model working memory; sets the tile size (e.g. 512M, 2G)."),
+    max_memory: str = typer.Option(
+        "auto", "--max-memory",
+        help="Model working memory; sets the tile size (e.g. 512M, 2G; auto: a quarter of free memory, 1-4G).",
+    ),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (faster where the CPU has bf16)."),
+    compile_model: bool = typer.Option(
+        False, "--compile", help="torch.compile / XLA: faster on big photos and batches, after a one-off compile.",
+    ),
     tile: Optional[int] = typer.Option(None, "--tile", help="Tile side in pixels (overrides --max-memory)."),
     ensemble: bool = typer.Option(False, "--ensemble", help="Average the 8 flips/rotations (x8 time)."),
     allow_large: bool = typer.Option(False, "--allow-large", help="Lift the decompression-bomb pixel limit."),
@@ -127,7 +134,7 @@ def denoise(
         if all(job.error or job.skipped for job in jobs):
             return _finish(jobs)
         denoiser = api.load(model, backend=backend, weights=weights, preset=preset, trust_pickle=trust_pickle,
-                            offline=offline or None)
+                            offline=offline or None, precision=precision, compile=compile_model)
         with batch.BatchProgress(len(jobs)) as progress:
             batch.run_jobs(denoiser, jobs, options, _report, progress)
         _finish(jobs)

@@ -11,13 +11,16 @@ outputs computed with their whole receptive field inside the tile: for a model w
 pixel depends only on inputs within ``receptive_field``, tiled equals whole-image inference.
 
 Memory: the whole image is held only as the input, a float32 output accumulator and a float32
-HxW weight map. Tiles are sized from a budget (``max_memory``) as follows: a model may declare
-``bytes_per_pixel`` (peak working memory of its forward pass per input pixel, batch included);
-otherwise ``DEFAULT_BYTES_PER_PIXEL`` is assumed, which is conservative for 64-channel
-convolutional networks on CPU (several live feature maps plus im2col workspace). The tile side is
-the largest multiple of ``size_multiple`` whose square fits the budget (capped at ``MAX_TILE``,
-and at least twice the overlap so that tiling never more than doubles the work), and as many
-tiles as also fit are batched through ``denoise_batch``.
+HxW weight map. Tiles are sized from a budget (``max_memory``; by default a quarter of the
+memory available, between 1 and 4 GiB) as follows: a model may declare ``bytes_per_pixel``
+(peak working memory of its forward pass per input pixel); otherwise ``DEFAULT_BYTES_PER_PIXEL``
+is assumed, which is conservative for 64-channel convolutional networks on CPU. Of all the ways
+to split the image into rows x columns of equal tiles (multiples of ``size_multiple``, at most
+``MAX_TILE`` a side, at least twice the overlap so that tiling never more than doubles the
+work) whose working memory fits the budget, the one that computes the fewest pixels is used: a
+12-megapixel photo with a 224-pixel overlap then costs 1.06x its pixels with a 3 GiB budget
+where square tiles of the same budget cost 1.3x. As many tiles as also fit are batched through
+``denoise_batch``.
 
 Grayscale is replicated to RGB per tile and averaged back; alpha passes through untouched.
 """
@@ -33,9 +36,10 @@ import numpy as np
 from registry.denoiser import Denoiser
 from registry.errors import ZooError
 
-DEFAULT_MAX_MEMORY = 1 << 30  # bytes for the model's working set; image buffers come on top
+DEFAULT_MAX_MEMORY = 1 << 30  # bytes for the model's working set where available memory is unknown
+AUTO_MEMORY = (1 << 30, 4 << 30)  # "auto": a quarter of the available memory, within these bounds
 DEFAULT_BYTES_PER_PIXEL = 4096
-MAX_TILE = 2048  # beyond this, bigger tiles save little overlap and only delay progress updates
+MAX_TILE = 4096  # bounds one call's latency (progress updates) whatever the budget
 MAX_BATCH = 8
 BLEND = 32  # pixels of raised-cosine fade between neighbouring tiles
 
@@ -63,13 +67,14 @@ def run(
     pixels: np.ndarray,
     sigma: float | None = None,
     *,
-    max_memory: int = DEFAULT_MAX_MEMORY,
+    max_memory: int | None = None,
     tile: int | None = None,
     ensemble: bool = False,
     progress: Progress | None = None,
 ) -> np.ndarray:
     """Denoise float32 HxWxC pixels (C in 1..4) with a 3-channel model; same shape out.
 
+    ``max_memory`` is the model's working-memory budget in bytes (None: :func:`auto_memory`);
     ``tile`` forces the tile side (rounded up to the size multiple) instead of the memory budget;
     ``ensemble`` averages the 8 flips/rotations (x8 time); ``progress(done, total)`` is told
     after each batch of tiles.
@@ -79,7 +84,8 @@ def run(
     colour = 1 if c in (1, 2) else 3
     if sigma is None and denoiser.takes_sigma:
         sigma = denoiser.estimate_sigma(pixels[..., :colour])  # once per image, not per tile
-    plan = plan_tiles(denoiser, h, w, max_memory=max_memory, tile=tile, ensemble=ensemble)
+    budget = auto_memory() if max_memory is None else max_memory
+    plan = plan_tiles(denoiser, h, w, max_memory=budget, tile=tile, ensemble=ensemble)
     out = np.zeros((h, w, c), np.float32)
     weight = np.zeros((h, w), np.float32)
     done = 0
@@ -96,8 +102,23 @@ def run(
     return out
 
 
+def auto_memory() -> int:
+    """A quarter of the memory available now (Linux MemAvailable), clamped to ``AUTO_MEMORY``;
+    ``DEFAULT_MAX_MEMORY`` where that cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return DEFAULT_MAX_MEMORY
+    low, high = AUTO_MEMORY
+    return int(min(high, max(low, kib * 1024 // 4)))
+
+
 def parse_memory(text: str) -> int:
-    """'1G', '512MB', '1.5GiB' -> bytes (units are 1024-based); a bare number means MiB."""
+    """'1G', '512MB', '1.5GiB' -> bytes (units are 1024-based); a bare number means MiB; 'auto'
+    is :func:`auto_memory`."""
+    if text.strip().lower() == "auto":
+        return auto_memory()
     value = text.strip().lower().removesuffix("ib").removesuffix("b")
     unit = value[-1] if value and value[-1] in _UNITS else ""
     try:
@@ -132,22 +153,52 @@ def plan_tiles(
     m = max(1, int(denoiser.size_multiple))
     margin = int(denoiser.receptive_field)
     overlap = _round_up(2 * margin + BLEND, m)
-    side = _round_up(tile, m) if tile else tile_side(denoiser, max_memory, ensemble)
-    side = max(side, 2 * overlap)  # at least half of each tile is new pixels, whatever the budget
     canvas = (_round_up(h, m), _round_up(w, m))
-    th, tw = min(side, canvas[0]), min(side, canvas[1])
-    per_tile = th * tw * _bytes_per_pixel(denoiser) * (2 if ensemble else 1)
-    batch = int(max(1, min(MAX_BATCH, max_memory // max(per_tile, 1))))
+    per_pixel = _bytes_per_pixel(denoiser) * (2 if ensemble else 1)  # ensemble keeps a running sum
+    if tile:
+        side = max(_round_up(tile, m), 2 * overlap)  # at least half of each tile is new pixels
+        th, tw = min(side, canvas[0]), min(side, canvas[1])
+    else:
+        th, tw = _balanced_tile(canvas, overlap, m, max(max_memory, 1) // per_pixel)
+    batch = int(max(1, min(MAX_BATCH, max_memory // max(th * tw * per_pixel, 1))))
     rows, cols = _starts(canvas[0], th, overlap, m), _starts(canvas[1], tw, overlap, m)
     return Plan(canvas, (th, tw), rows, cols, batch, margin)
 
 
-def tile_side(denoiser: Denoiser, max_memory: int, ensemble: bool = False) -> int:
-    """Largest tile side (multiple of size_multiple, at most MAX_TILE) within the memory budget."""
-    m = max(1, int(denoiser.size_multiple))
-    per_pixel = _bytes_per_pixel(denoiser) * (2 if ensemble else 1)  # ensemble keeps a running sum
-    side = int(math.sqrt(max(max_memory, 1) / per_pixel)) // m * m
-    return max(m, min(side, MAX_TILE // m * m))
+def _balanced_tile(canvas: tuple[int, int], overlap: int, m: int, max_pixels: int) -> tuple[int, int]:
+    """The tile (height, width) that computes the fewest pixels in all over the canvas.
+
+    Splitting a side of length L into n tiles that overlap by ``overlap`` needs tiles of
+    ceil((L + (n - 1) * overlap) / n), rounded up to the size multiple; every (rows, columns)
+    split whose tile fits ``max_pixels`` and ``MAX_TILE`` is tried, ties going to fewer tiles.
+    Tiles are at least twice the overlap, so when even those exceed the budget the smallest
+    such tile is used.
+    """
+    floor = 2 * overlap
+    heights, widths = _splits(canvas[0], overlap, m, floor), _splits(canvas[1], overlap, m, floor)
+    best: tuple[int, int, int, int] | None = None
+    for n_rows, th in heights:
+        for n_cols, tw in widths:
+            if th * tw > max_pixels:
+                continue
+            key = (n_rows * n_cols * th * tw, n_rows * n_cols, th, tw)
+            best = key if best is None or key < best else best
+    if best is None:
+        return min(floor, canvas[0]), min(floor, canvas[1])
+    return best[2], best[3]
+
+
+def _splits(length: int, overlap: int, m: int, floor: int) -> list[tuple[int, int]]:
+    """(tile count, tile side) for each way of covering ``length``, down to tiles of ``floor``."""
+    out: list[tuple[int, int]] = []
+    n = 1
+    while True:
+        side = min(length, _round_up(-(-(length + (n - 1) * overlap) // n), m))
+        if side <= MAX_TILE:
+            out.append((n, side))
+        if side <= floor or side == length and n > 1:
+            return out
+        n += 1
 
 
 def _bytes_per_pixel(denoiser: Denoiser) -> int:

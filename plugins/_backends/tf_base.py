@@ -45,6 +45,7 @@ import tensorflow as tf
 from plugins._backends.common import check_state
 from registry.config import DenoiserConfig
 from registry.denoiser import Denoiser
+from registry.errors import ZooError
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
@@ -164,6 +165,18 @@ class KerasDenoiser(Denoiser):
         self.model = model
         self.params = canonical_params(model)
         self._run = tf.function(self.run_model, reduce_retracing=True)
+        policy = getattr(getattr(model, "dtype_policy", None), "name", "")
+        self.precision = "bf16" if policy == "mixed_bfloat16" else "fp32"
+
+    def accelerate(self, *, precision: str = "fp32", compile: bool = False) -> None:
+        """``compile`` runs the graph through XLA (``jit_compile=True``). bf16 is a property of
+        the built model (Keras' mixed_bfloat16 policy): ``zoo.api.load(..., precision="bf16")``
+        builds it so; here it can only be confirmed."""
+        if precision != self.precision:
+            raise ZooError(f"this {self.architecture or 'Keras'} model was built for {self.precision}; "
+                           f"build it for {precision} with zoo.api.load(..., precision={precision!r})")
+        self._run = tf.function(self.run_model, reduce_retracing=True, jit_compile=compile or None)
+        self.compiled = compile
 
     def run_model(self, x: tf.Tensor, sigma: float | None) -> tf.Tensor:
         """Run the model on an NHWC batch; override to feed ``sigma`` to models that take it."""
@@ -173,7 +186,7 @@ class KerasDenoiser(Denoiser):
         x = tf.convert_to_tensor(np.ascontiguousarray(batch, dtype=np.float32))
         # sigma travels as a tensor so each new value does not retrace the graph
         s = None if sigma is None else tf.constant(sigma, tf.float32)
-        return self._run(x, s).numpy()
+        return tf.cast(self._run(x, s), tf.float32).numpy()
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {k: np.ascontiguousarray(p.to_canonical(np.asarray(p.variable.numpy())))

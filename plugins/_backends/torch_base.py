@@ -47,6 +47,25 @@ class TorchDenoiser(Denoiser):
         kwargs.setdefault("backend", "torch")
         super().__init__(config, **kwargs)
         self.module = module.eval().to(memory_format=torch.channels_last)
+        self._run = self.run_module
+
+    def accelerate(self, *, precision: str = "fp32", compile: bool = False) -> None:
+        """bf16 runs the module under CPU autocast (weights stay fp32; convolutions and matrix
+        products compute in bfloat16). ``compile`` wraps the run in ``torch.compile`` with static
+        shapes: the engine feeds tiles of one shape, one at a time, so a photo compiles once (about
+        15 s the first time, a few seconds once inductor's on-disk cache has it)."""
+        if precision not in ("fp32", "bf16"):
+            super().accelerate(precision=precision)
+        run = self.run_module
+        if precision == "bf16":
+            inner = run
+
+            def run(x: torch.Tensor, sigma: float | None) -> torch.Tensor:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return inner(x, sigma).float()  # numpy has no bfloat16
+
+        self._run = torch.compile(run, dynamic=False) if compile else run
+        self.precision, self.compiled = precision, compile
 
     def run_module(self, x: torch.Tensor, sigma: float | None) -> torch.Tensor:
         """Run the module on an NCHW batch; override to feed ``sigma`` to models that take it."""
@@ -55,7 +74,10 @@ class TorchDenoiser(Denoiser):
     def forward(self, batch: np.ndarray, sigma: float | None) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).permute(0, 3, 1, 2)
         with torch.inference_mode():
-            y = self.run_module(x, sigma)
+            if self.compiled and len(x) > 1:  # one image per call: a new batch size would recompile
+                y = torch.cat([self._run(x[i:i + 1], sigma) for i in range(len(x))])
+            else:
+                y = self._run(x, sigma)
         return y.permute(0, 2, 3, 1).contiguous().numpy()
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -119,29 +141,15 @@ def local_mean(x: torch.Tensor, kernel: int) -> torch.Tensor:
     """Mean over a ``kernel`` window around each pixel, same size out (NAFNet's TLC AvgPool2d).
 
     Windows are clipped to the feature size; the valid means are padded by edge replication, so a
-    window as large as the map reduces to the global mean. Box sums come from cumulative sums,
-    one axis at a time, which keeps the cost independent of the window.
+    window as large as the map reduces to the global mean. Two 1-D average pools (rows, then
+    columns) keep the channels-last layout: on a 32x512x512 map they take 49 ms against 67 ms for
+    cumulative sums, whose pass along the rows of a channels-last map is slow.
     """
     h, w = x.shape[-2:]
     k1, k2 = min(h, kernel), min(w, kernel)
-    s = _box_sum(_box_sum(x, k1, dim=2), k2, dim=3) / float(k1 * k2)
-    rows = _replicate_index(h, h - k1 + 1, x.device)
-    cols = _replicate_index(w, w - k2 + 1, x.device)
-    return s.index_select(2, rows).index_select(3, cols)
-
-
-def _box_sum(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
-    c = torch.cumsum(x, dim=dim)
-    zero = torch.zeros_like(c.narrow(dim, 0, 1))
-    c = torch.cat([zero, c], dim=dim)
-    n = c.shape[dim]
-    return c.narrow(dim, k, n - k) - c.narrow(dim, 0, n - k)
-
-
-def _replicate_index(full: int, valid: int, device: torch.device) -> torch.Tensor:
-    """Indices into ``valid`` means that centre them in ``full`` pixels with edge replication."""
-    top = (full - valid) // 2
-    return (torch.arange(full, device=device) - top).clamp(0, valid - 1)
+    means = F.avg_pool2d(F.avg_pool2d(x, (k1, 1), stride=1), (1, k2), stride=1)
+    top, left = (k1 - 1) // 2, (k2 - 1) // 2
+    return F.pad(means, (left, k2 - 1 - left, top, k1 - 1 - top), mode="replicate")
 
 
 class ChannelAttention(nn.Module):

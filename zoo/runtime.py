@@ -1,0 +1,53 @@
+"""Process-wide settings that CPU inference needs to run at full speed.
+
+glibc's malloc serves every allocation of 32 MB or more with a fresh ``mmap`` and returns it to
+the system on ``free``. A denoiser's feature maps are that large from about one megapixel up (a
+1024x1024 tile's 32-channel half-resolution map is exactly 32 MB), so without this each layer's
+output is faulted in and zeroed by the kernel page by page, on every call: eager MWRCANet small
+ran at 0.74 MP/s on a 1024x1024 image and 1.48 MP/s with the allocator tuned (2 threads; the
+`zoo bench speed` rows record which setting they ran with). :func:`tune_allocator` makes malloc
+serve large blocks from its heap and keep freed memory for the next call instead.
+
+The cost: the process keeps its peak heap until it exits rather than handing freed memory back,
+which is what a denoising run wants. ``zoo.api.load`` applies it once per process; set
+``ZOO_MALLOC=system`` to keep the C library's defaults (e.g. in a long-lived server).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+_M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
+_M_MMAP_MAX = -4
+_TRIM_THRESHOLD = 2**31 - 1  # the largest value mallopt takes: never trim below 2 GB free
+
+_state: dict[str, bool] = {}
+
+
+def tune_allocator() -> bool:
+    """Keep large blocks on malloc's heap (see the module docstring); True where applied.
+
+    Only glibc is tuned (other C libraries and platforms are left alone); idempotent."""
+    if "tuned" in _state:
+        return _state["tuned"]
+    _state["tuned"] = tuned = os.environ.get("ZOO_MALLOC", "").lower() != "system" and _mallopt()
+    return tuned
+
+
+def allocator_tuned() -> bool:
+    return _state.get("tuned", False)
+
+
+def _mallopt() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        if not hasattr(libc, "gnu_get_libc_version"):
+            return False  # not glibc (musl has no such knobs)
+        return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
