@@ -117,3 +117,33 @@ def test_cpu_info_reads_bf16_and_amx_flags(tmp_path):
     info = bench_speed.cpu_info(cpuinfo)
     assert info["cpu_model"] == "Test CPU" and info["cpu_flags"] == ["avx2", "avx512f", "avx512_bf16"]
     assert info["bf16"] and not info["amx"]
+
+
+def test_compiled_runs_are_a_dimension_and_report_their_first_call(tmp_path):
+    path = tmp_path / "speed.json"
+    result = runner.invoke(app, ["bench", "speed", "--models", "edsr@tiny", "--size", "32x32", "--compile", "off,on",
+                                 "--repeat", "1", "--warmup", "1", "--threads", "1", "--peers", "",
+                                 "--peak-size", "64", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(path.read_text())["rows"]
+    assert [r["compile"] for r in rows] == [False, True]
+    assert all(r["first_call_s"] > 0 and r["mp_per_s"] > 0 for r in rows)
+    assert all(r["allocator_tuned"] in (True, False) for r in rows) and "jit" in result.stdout
+
+
+@pytest.mark.parametrize("text", ["yes", "", "on,maybe"])
+def test_bad_compile_values_are_refused(text):
+    with pytest.raises(ZooError, match="--compile takes"):
+        bench_speed.parse_compile(text)
+
+
+def test_engine_overhead_is_measured_against_the_whole_photo_call(tmp_path):
+    path = tmp_path / "speed.json"
+    result = runner.invoke(app, ["bench", "speed", "--models", "edsr@tiny", "--size", "32x32", "--engine",
+                                 "--engine-size", "96x64", "--repeat", "1", "--warmup", "1", "--threads", "1",
+                                 "--peers", "", "--peak-size", "64", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    row = json.loads(path.read_text())["rows"][0]
+    assert row["engine_megapixels"] == pytest.approx(96 * 64 / 1e6) and row["engine_tiles"] >= 1
+    assert row["engine_model_whole_s"] > 0 and math.isfinite(row["engine_overhead"])
+    assert row["engine_seconds"] >= row["engine_read_s"] + row["engine_write_s"] and "eng +%" in result.stdout

@@ -20,7 +20,9 @@ What is measured, and how:
   Accuracy: PSNR of the bf16 output against the fp32 output on the timed input and, for pretrained
   weights, the PSNR lost against the clean crop of ``zoo.testing.golden_pair``.
 - ``engine``: the full path on a synthetic photo (read PNG -> ``engine.run`` tiles -> write PNG);
-  overhead = (engine wall - model-only wall for the same pixels at the measured MP/s) / model wall.
+  overhead = (engine wall - the model alone on the whole photo in one call) / that call, when its
+  working memory fits; also against the ``--size`` rate (which counts the model's own slowdown on
+  big inputs as overhead too).
 - Peers (CBM3D, FFDNet when installed) run the same way in fp32 on their own backend; classical
   (numpy) peers are slow, so they are timed once (after ``--warmup``) on ``classical_size``.
 
@@ -61,6 +63,7 @@ class SpeedConfig:
     size: tuple[int, int] = (1024, 1024)
     backends: tuple[str, ...] = ("torch",)
     dtypes: tuple[str, ...] = ("fp32",)
+    compile: tuple[bool, ...] = (False,)
     repeat: int = 3
     warmup: int = 1
     threads: int | None = None
@@ -87,6 +90,7 @@ class Case:
     threads: int | None
     engine_size: tuple[int, int] | None
     peer: bool = False
+    compile: bool = False
 
 
 @dataclass
@@ -111,6 +115,14 @@ def parse_size(text: str) -> tuple[int, int]:
     if not sep or min(size) < 1:
         raise ZooError(f"sizes look like 1024x1024 (width x height), got {text!r}")
     return size
+
+
+def parse_compile(text: str) -> tuple[bool, ...]:
+    """'off', 'on' or 'off,on' -> which of uncompiled/compiled runs to measure."""
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names or any(n not in ("off", "on") for n in names):
+        raise ZooError(f"--compile takes off, on or off,on, got {text!r}")
+    return tuple(dict.fromkeys(n == "on" for n in names))
 
 
 def check_dtypes(dtypes: tuple[str, ...]) -> tuple[str, ...]:
@@ -257,7 +269,8 @@ def plan_cases(config: SpeedConfig, report: Report) -> tuple[list[Case], dict[st
         for backend in config.backends if parsed else ():
             if _attempt(skipped, report, f"{spec} {backend}", lambda: _check_backend(parsed[0], backend)):
                 cases += [Case(_label(*parsed), *parsed, backend, dtype, config.size, config.repeat,
-                               config.warmup, config.threads, engine_size) for dtype in config.dtypes]
+                               config.warmup, config.threads, engine_size, compile=compiled)
+                          for dtype in config.dtypes for compiled in config.compile]
     for spec in config.peers:
         peer = _attempt(skipped, report, spec, lambda: _peer_case(config, spec))
         cases += [peer] if peer else []
@@ -344,7 +357,7 @@ def _check(config: SpeedConfig) -> None:
 
 
 def _run_case(case: Case, result: SpeedResult, report: Report) -> None:
-    key = f"{case.label} {case.backend} {case.dtype}"
+    key = f"{case.label} {case.backend} {case.dtype}" + (" compiled" if case.compile else "")
     report(f"running {key} on {case.size[1]}x{case.size[0]}")
     try:
         row = run_child(asdict(case), case.threads)
@@ -397,9 +410,10 @@ def _finish(row: dict, peaks: dict[str, float]) -> dict:
 
 
 # -- outputs -------------------------------------------------------------------------------------
-CSV_FIELDS = ("label", "backend", "dtype", "peer", "size", "weights", "mp_per_s", "seconds", "gflops",
+CSV_FIELDS = ("label", "backend", "dtype", "compile", "peer", "size", "weights", "mp_per_s", "seconds",
+              "first_call_s", "gflops",
               "pct_of_conv_peak", "mem_growth_mb", "peak_rss_mb", "bf16_psnr_vs_fp32", "bf16_psnr_loss",
-              "engine_overhead", "threads_used")
+              "engine_overhead", "engine_overhead_vs_rate", "threads_used")
 
 
 def as_json(result: SpeedResult) -> dict:
@@ -439,7 +453,10 @@ def tables(result: SpeedResult) -> list:
     for key, value in result.peaks.get("max", {}).items():
         peaks.add_row(key, *(f"{result.peaks[k][key]:.0f}" for k in ("before", "after")), f"{value:.0f}")
     engine = ["eng +%"] if result.config.engine else []
-    notes = ["% peak: of the conv peak measured in this run, same dtype.",
+    notes = ["% peak: of the conv peak measured in this run, same dtype. jit: torch.compile / XLA, "
+             "timed after its first (compiling) call.",
+             *(["eng +%: engine (read, tiles, write) over the model alone on the whole photo / over "
+                "the --size rate."] if result.config.engine else []),
              *(["* peer (fp32, its own backend)."] if any(r["peer"] for r in result.rows) else []),
              *(["bf16 dB: PSNR of bf16 vs fp32 / PSNR lost vs clean (trained weights only)."]
                if "bf16" in result.config.dtypes else []),
@@ -451,10 +468,10 @@ def tables(result: SpeedResult) -> list:
                  title=_sizes_line(result), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                  collapse_padding=True)
     for label, r in zip(labels, result.rows):
-        cells = [label, r["backend"], r["dtype"],
+        cells = [label, r["backend"], r["dtype"] + (" jit" if r.get("compile") else ""),
                  f"{r['mp_per_s']:.3g}", _num(r["gflops"]), _num(r["pct_of_conv_peak"]),
                  f"{r['mem_growth_mb']:.0f}", _bf16_cell(r)]
-        rows.add_row(*cells, *([_num(r.get("engine_overhead") and 100 * r["engine_overhead"], ".0f")] if engine else []))
+        rows.add_row(*cells, *([_engine_cell(r)] if engine else []))
     return [peaks, rows, Text("\n".join(notes))]
 
 
@@ -477,6 +494,14 @@ def _wxh(size: tuple[int, int] | list[int]) -> str:
 
 def _num(value: float | None, fmt: str = ".3g") -> str:
     return "-" if value is None else format(value, fmt)
+
+
+def _engine_cell(row: dict) -> str:
+    """Engine overhead in %: over the whole-photo model call / over the --size rate."""
+    whole, rate = row.get("engine_overhead"), row.get("engine_overhead_vs_rate")
+    if rate is None:
+        return "-"
+    return f"{_num(whole and 100 * whole, '.0f') if whole is not None else '-'} / {100 * rate:.0f}"
 
 
 def _bf16_cell(row: dict) -> str:

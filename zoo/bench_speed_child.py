@@ -8,7 +8,6 @@ and Keras' dtype policy before a framework starts. See zoo.bench_speed for what 
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import statistics
@@ -21,8 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from registry.errors import ZooError
 from registry.errors import one_line
+from zoo import runtime
 from zoo.bench import _finite
 from zoo.bench_speed import RESULT_MARK, SIGMA, Case, peaks_child
 
@@ -35,14 +34,15 @@ def measure(case: Case) -> dict:
     sigma = SIGMA if fast.takes_sigma else None
     build_peak, exact = _peak_mb(), _reset_peak()
     rss_before = _rss_mb()
-    times, out = _time_calls(lambda: fast.denoise_batch(pixels[None], sigma)[0], case.warmup, case.repeat)
+    warm, times, out = _time_calls(lambda: fast.denoise_batch(pixels[None], sigma)[0], case.warmup, case.repeat)
     peak = _peak_mb()
     seconds = statistics.median(times)
     row = {**asdict(case), **_pixels(case.size, fast.size_multiple), "seconds": seconds, "seconds_all": times,
            "mp_per_s": case.size[0] * case.size[1] / 1e6 / seconds, "peak_rss_mb": max(build_peak, peak),
            "rss_before_mb": rss_before, "mem_growth_mb": peak - rss_before,
            "mem_growth_exact": exact,
-           "threads_used": _threads(case), "weights": _weights(case)}
+           "threads_used": _threads(case), "weights": _weights(case), "first_call_s": warm[0] if warm else None,
+           "allocator_tuned": runtime.allocator_tuned()}
     if reference is not None:
         row.update(_bf16_accuracy(fast, reference, case, pixels, out))
     if case.engine_size:
@@ -87,7 +87,7 @@ def _threads(case: Case) -> int | None:
     return case.threads
 
 
-def _load(case: Case) -> Any:
+def _load(case: Case, precision: str = "fp32", compile: bool = False) -> Any:
     from zoo import api
 
     if case.backend == "torch":
@@ -98,49 +98,20 @@ def _load(case: Case) -> Any:
         import keras
 
         keras.utils.set_random_seed(0)
+    options = {"backend": case.backend, "precision": precision, "compile": compile}
     if case.tag:
-        return api.load(f"{case.arch}:{case.tag}", backend=case.backend)
-    return api.load(case.arch, backend=case.backend, preset=case.preset, pretrained=False)
+        return api.load(f"{case.arch}:{case.tag}", **options)
+    return api.load(case.arch, preset=case.preset, pretrained=False, **options)
 
 
 def _denoisers(case: Case) -> tuple[Any, Any | None]:
-    """(the denoiser to time, the fp32 one it is compared with: None for fp32 cases)."""
-    base = _load(case)
+    """(the denoiser to time, the plain fp32 one bf16 is compared with: None for fp32 cases)."""
+    fast = _load(case, case.dtype, case.compile)
     if case.dtype == "fp32":
-        return base, None
-    if case.backend == "torch":
-        return _torch_bf16(base), base
-    if case.backend == "tensorflow":
-        return _keras_bf16(case, base), base
-    raise ZooError(f"bf16 is benchmarked for torch and tensorflow backends only, not {case.backend}")
-
-
-def _torch_bf16(base: Any) -> Any:
-    """A shallow copy of ``base`` (same module) whose forward runs under bf16 autocast."""
-    import torch
-
-    inner = base.run_module
-
-    def run_module(x: Any, sigma: float | None) -> Any:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return inner(x, sigma).float()  # numpy has no bfloat16
-
-    fast = copy.copy(base)
-    fast.run_module = run_module
-    return fast
-
-
-def _keras_bf16(case: Case, base: Any) -> Any:
-    """The same model built under Keras' mixed_bfloat16 policy, with ``base``'s weights."""
-    import keras
-
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
-        fast = _load(case)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    fast.load_state_dict(base.state_dict())
-    return fast
+        return fast, None
+    reference = _load(case)
+    reference.load_state_dict(fast.state_dict())
+    return fast, reference
 
 
 def _input(size: tuple[int, int]) -> np.ndarray:
@@ -149,15 +120,14 @@ def _input(size: tuple[int, int]) -> np.ndarray:
     return sample_image(size, seed=0)
 
 
-def _time_calls(fn: Callable[[], np.ndarray], warmup: int, repeat: int) -> tuple[list[float], np.ndarray]:
-    for _ in range(warmup):
-        out = fn()
-    times = []
-    for _ in range(repeat):
+def _time_calls(fn: Callable[[], np.ndarray], warmup: int, repeat: int) -> tuple[list[float], list[float], np.ndarray]:
+    """Seconds of each warm-up call (the first includes compiling), of each timed call, last output."""
+    warm, times = [], []
+    for n in range(warmup + repeat):
         start = time.perf_counter()
         out = fn()
-        times.append(time.perf_counter() - start)
-    return times, out
+        (warm if n < warmup else times).append(time.perf_counter() - start)
+    return warm, times, out
 
 
 # Memory comes from /proc/self: ru_maxrss would not do, because Linux carries the high-water mark
@@ -204,39 +174,58 @@ def _bf16_accuracy(fast: Any, reference: Any, case: Case, pixels: np.ndarray, ou
 
 
 def _engine(fast: Any, case: Case, model_mp_per_s: float) -> dict:
-    """Time read -> engine.run -> write of a synthetic PNG photo of ``case.engine_size``."""
+    """Time read -> engine.run -> write of a synthetic PNG photo of ``case.engine_size``, then the
+    model alone on the whole photo in one call (twice, the second timed) when its working memory
+    fits in half the memory available: the engine's overhead is its time over that call's. The
+    overhead over the ``--size`` rate (``engine_overhead_vs_rate``) is reported too; it also counts
+    the model's own slowdown on bigger inputs (feature maps outgrow the caches)."""
     from zoo import engine
     from zoo.imageio import Photo, read_image, write_image
 
+    budget = engine.auto_memory()
+    plan = engine.plan_tiles(fast, *case.engine_size, max_memory=budget)
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "in.png", Path(tmp) / "out.png"
         write_image(src, Photo(_input(case.engine_size)))
-        _warm_tile(fast, case)
+        _warm_tile(fast, case, plan.tile)
         _reset_peak()
         t0 = time.perf_counter()
         photo = read_image(src)
         t1 = time.perf_counter()
-        pixels = engine.run(fast, photo.pixels, SIGMA if fast.takes_sigma else None)
+        pixels = engine.run(fast, photo.pixels, SIGMA if fast.takes_sigma else None, max_memory=budget)
         t2 = time.perf_counter()
         write_image(dst, photo.with_pixels(pixels))
         t3 = time.perf_counter()
+        peak = _peak_mb()
     mp = case.engine_size[0] * case.engine_size[1] / 1e6
-    model = mp / model_mp_per_s
-    plan = engine.plan_tiles(fast, *case.engine_size)
+    by_rate = mp / model_mp_per_s
+    whole = _whole_image_seconds(fast, photo.pixels[..., :3], case)
     return {"engine_megapixels": mp, "engine_seconds": t3 - t0, "engine_read_s": t1 - t0, "engine_run_s": t2 - t1,
-            "engine_write_s": t3 - t2, "engine_model_seconds": model, "engine_overhead": (t3 - t0 - model) / model,
+            "engine_write_s": t3 - t2, "engine_budget_mb": budget / 2**20,
+            "engine_model_whole_s": whole, "engine_overhead": None if whole is None else (t3 - t0 - whole) / whole,
+            "engine_model_seconds": by_rate, "engine_overhead_vs_rate": (t3 - t0 - by_rate) / by_rate,
             "engine_tiles": plan.count, "engine_tile": list(plan.tile),
-            "engine_tiled_megapixels": plan.count * plan.tile[0] * plan.tile[1] / 1e6, "engine_peak_rss_mb": _peak_mb()}
+            "engine_tiled_megapixels": plan.count * plan.tile[0] * plan.tile[1] / 1e6, "engine_peak_rss_mb": peak}
 
 
-def _warm_tile(fast: Any, case: Case) -> None:
+def _whole_image_seconds(fast: Any, pixels: np.ndarray, case: Case) -> float | None:
+    from zoo import engine
+
+    need = pixels.shape[0] * pixels.shape[1] * engine._bytes_per_pixel(fast)
+    if need > engine.auto_memory() * 2:  # auto_memory is a quarter of what is available
+        return None
+    sigma = SIGMA if fast.takes_sigma else None
+    fast.denoise_batch(pixels[None], sigma)  # first call: compiling, heap growth
+    start = time.perf_counter()
+    fast.denoise_batch(pixels[None], sigma)
+    return time.perf_counter() - start
+
+
+def _warm_tile(fast: Any, case: Case, tile: tuple[int, int]) -> None:
     """One call at the engine's tile shape, so first-call set-up (kernel selection for a new
-    shape, graph tracing) is not counted as engine overhead: the model's run was warmed too."""
+    shape, compiling, graph tracing) is not counted as engine overhead: the model's run was warmed too."""
     if case.warmup:
-        from zoo import engine
-
-        th, tw = engine.plan_tiles(fast, *case.engine_size).tile
-        fast.denoise_batch(np.zeros((1, th, tw, 3), np.float32), SIGMA if fast.takes_sigma else None)
+        fast.denoise_batch(np.zeros((1, *tile, 3), np.float32), SIGMA if fast.takes_sigma else None)
 
 
 def _child() -> None:

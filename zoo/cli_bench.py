@@ -48,6 +48,7 @@ def speed(
     size: str = typer.Option("1024x1024", "--size", help="Input size WIDTHxHEIGHT."),
     backend: str = typer.Option("torch", "--backend", help="Comma-separated backends, e.g. torch,tensorflow."),
     dtype: str = typer.Option("fp32", "--dtype", help="Comma-separated: fp32, bf16."),
+    compile_: str = typer.Option("off", "--compile", help="off, on or off,on: torch.compile / XLA runs too."),
     repeat: int = typer.Option(3, "--repeat", help="Timed runs per case (the median is reported)."),
     warmup: int = typer.Option(1, "--warmup", help="Untimed runs before timing."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Threads per framework (default: theirs)."),
@@ -65,7 +66,8 @@ def speed(
     with reported():
         config = speed_mod.SpeedConfig(
             models=_split(models), size=speed_mod.parse_size(size), backends=_names(backend, "--backend"),
-            dtypes=speed_mod.check_dtypes(_names(dtype, "--dtype")), repeat=repeat, warmup=warmup,
+            dtypes=speed_mod.check_dtypes(_names(dtype, "--dtype")), compile=speed_mod.parse_compile(compile_),
+            repeat=repeat, warmup=warmup,
             threads=threads, engine=engine, engine_size=speed_mod.parse_size(engine_size),
             peers=tuple(p.strip() for p in peers.split(",") if p.strip()),
             classical_size=speed_mod.parse_size(classical_size), peak_size=peak_size,

@@ -27,7 +27,6 @@ Grayscale is replicated to RGB per tile and averaged back; alpha passes through 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Iterator
 

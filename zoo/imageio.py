@@ -3,7 +3,7 @@
 Decoding and encoding are done by well-kept libraries: Pillow for 8-bit images and for metadata,
 imagecodecs (libpng) for 16-bit PNG and tifffile for TIFF, because Pillow has no 16-bit colour
 mode; PNG is written by imagecodecs at both depths, because Pillow cannot choose zlib's fast
-run-length strategy (five times faster than its default level at 3% more bytes). This module maps modes and bit depths, applies EXIF orientation to the pixels (and drops
+run-length strategy (nine times faster than its default level at 3% more bytes). This module maps modes and bit depths, applies EXIF orientation to the pixels (and drops
 the tag), refuses decompression bombs, and writes atomically.
 
 Support: PNG (8/16-bit), TIFF (8/16-bit), JPEG, WebP; grayscale, grayscale + alpha, RGB, RGBA.
@@ -308,11 +308,12 @@ def _exif_for(fmt: str, exif: bytes | None) -> bytes | None:
 
 
 def _save_png(tmp: Path, data: np.ndarray, photo: Photo) -> None:
-    """8- or 16-bit PNG through libpng. zlib level 1 with the run-length strategy: on a 12 MP
-    photo 0.42 s and 8.06 MB against Pillow's default level 6 at 2.3 s and 7.81 MB."""
+    """8- or 16-bit PNG through libpng: zlib level 1, run-length strategy, Paeth filter on every
+    row. On a smooth 12 MP photo 0.25 s and 8.06 MB, against 0.41 s (same size) with libpng's
+    adaptive filter choice and 2.3 s and 7.81 MB with Pillow's default (level 6)."""
     import imagecodecs
 
-    png = imagecodecs.png_encode(data[..., 0] if data.shape[2] == 1 else data, level=1, strategy=3)
+    png = imagecodecs.png_encode(data[..., 0] if data.shape[2] == 1 else data, level=1, strategy=3, filter=128)
     chunks = []
     if photo.icc_profile:
         chunks.append(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(photo.icc_profile)))

@@ -22,7 +22,7 @@ import sys
 
 _M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
 _M_MMAP_MAX = -4
-_TRIM_THRESHOLD = 2**31 - 1  # the largest value mallopt takes: never trim below 2 GB free
+_NEVER = -1  # M_TRIM_THRESHOLD -1: never give the heap's free top back (mallopt(3))
 
 _state: dict[str, bool] = {}
 
@@ -48,6 +48,6 @@ def _mallopt() -> bool:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         if not hasattr(libc, "gnu_get_libc_version"):
             return False  # not glibc (musl has no such knobs)
-        return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+        return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, _NEVER))
     except (OSError, AttributeError):
         return False
