@@ -212,7 +212,7 @@ def _whole_image_seconds(fast: Any, pixels: np.ndarray, case: Case) -> float | N
     from zoo import engine
 
     need = pixels.shape[0] * pixels.shape[1] * engine._bytes_per_pixel(fast)
-    if need > engine.auto_memory() * 2:  # auto_memory is a quarter of what is available
+    if need > (engine.available_memory() or 0) // 2:
         return None
     sigma = SIGMA if fast.takes_sigma else None
     fast.denoise_batch(pixels[None], sigma)  # first call: compiling, heap growth

@@ -109,7 +109,7 @@ def denoise(
     ),
     max_memory: str = typer.Option(
         "auto", "--max-memory",
-        help="Model working memory; sets the tile size (e.g. 512M, 2G; auto: a quarter of free memory, 1-4G).",
+        help="Model working memory; sets the tile size (e.g. 512M, 2G; auto: a quarter of free memory, 1-1.5G).",
     ),
     precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (faster where the CPU has bf16)."),
     compile_model: bool = typer.Option(

@@ -60,13 +60,13 @@ class MWRCANetConfig(DenoiserConfig):
     def bytes_per_pixel(self) -> int:
         """Peak working memory per input pixel, for the engine's tile budget.
 
-        Level l holds ``channels[l] / 4**l`` floats per input pixel; counted four times (block
-        input, residual branch, attention product, DWT/IWT copies) plus 256 bytes for the image
-        itself in and out. Measured peak growth per pixel (torch, 768x768): tiny 207, small 344,
-        full 572 bytes, against 368, 480 and 896 from this formula (Keras: small 265, full 391).
+        Level l holds ``channels[l] / 4**l`` floats per input pixel; counted three times (block
+        input, residual branch, attention product) plus 192 bytes for the image in and out and
+        the DWT/IWT copies. Measured peak growth per pixel (torch, 768x768): tiny 207, small 344,
+        full 572 bytes, against 276, 360 and 672 from this formula (Keras: small 265, full 391).
         """
         floats = sum(c / 4**level for level, c in enumerate(self.channels, start=1))
-        return int(256 + 4 * 4 * floats)
+        return int(192 + 3 * 4 * floats)
 
     @model_validator(mode="after")
     def _positive(self) -> MWRCANetConfig:
