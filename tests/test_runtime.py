@@ -77,3 +77,12 @@ def test_allocator_is_tuned_unless_asked_not_to(env, expected, monkeypatch):
     if "glibc" not in " ".join(platform.libc_ver()).lower():
         pytest.skip("not glibc")
     assert out == [expected, expected]
+
+
+def test_threads_reach_the_framework(rgb_image):
+    code = ("from zoo.cli import app; import sys; from typer.testing import CliRunner; "
+            "r = CliRunner().invoke(app, ['denoise', '--model', 'mwrcanet', '--threads', '1', '--overwrite', sys.argv[1]]); "
+            "import torch; print(r.exit_code, torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code, str(rgb_image)], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["0", "1"]
+    assert_one_line_error(zoo("denoise", "--threads", "0", str(rgb_image)), "--threads must be at least 1")

@@ -115,6 +115,7 @@ def denoise(
     compile_model: bool = typer.Option(
         False, "--compile", help="torch.compile / XLA: faster on big photos and batches, after a one-off compile.",
     ),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: the framework's, all cores)."),
     tile: Optional[int] = typer.Option(None, "--tile", help="Tile side in pixels (overrides --max-memory)."),
     ensemble: bool = typer.Option(False, "--ensemble", help="Average the 8 flips/rotations (x8 time)."),
     allow_large: bool = typer.Option(False, "--allow-large", help="Lift the decompression-bomb pixel limit."),
@@ -125,6 +126,10 @@ def denoise(
     from zoo import batch
 
     with reported():
+        if threads is not None:
+            from zoo import runtime
+
+            runtime.set_threads(threads)
         jobs = batch.expand_inputs(inputs, recursive)
         if not jobs:
             raise ZooError("no images found in the given inputs")

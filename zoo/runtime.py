@@ -37,6 +37,20 @@ def tune_allocator() -> bool:
     return tuned
 
 
+def set_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads for the frameworks' compute: before they start (OpenMP, oneDNN
+    and TensorFlow read these variables when they initialise) and for torch if already imported."""
+    if threads < 1:
+        from registry.errors import ZooError
+
+        raise ZooError(f"--threads must be at least 1, got {threads}")
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ[name] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 def allocator_tuned() -> bool:
     return _state.get("tuned", False)
 
