@@ -87,3 +87,13 @@ def test_separate_channels_trains_one_single_channel_net(photos, tmp_path):
     denoiser = zoo.load("mwrcanet", preset="tiny", weights=str(out), backend="torch", **card["config"])
     assert denoiser.channels == 1
     assert zoo.denoise(np.full((16, 16, 3), 0.5, np.float32), model=denoiser).shape == (16, 16, 3)
+
+
+def test_cards_switch_test_time_local_pooling_on():
+    from plugins.mrdnet.config import MRDNetConfig
+    from plugins.mwrcanet.config import MWRCANetConfig
+    from zoo.train import TrainConfig, card_config
+
+    cfg = TrainConfig(model="mrdnet", data="d", patch=64)
+    assert card_config(cfg, MRDNetConfig) == {"train_size": 64, "image_pooling": "local"}
+    assert card_config(cfg, MWRCANetConfig) == {"train_size": 64, "attention_pooling": "local"}

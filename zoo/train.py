@@ -190,7 +190,7 @@ def card_config(cfg: TrainConfig, config_type: type) -> dict[str, Any]:
     PSNR is the same, and tiled output matches whole-image output (benchmarks/seams.py)."""
     fields = config_type.model_fields
     extra = {"train_size": cfg.patch} if "train_size" in fields else {}
-    local = {"attention_pooling": "local"} if "attention_pooling" in fields else {}
+    local = {name: "local" for name in ("attention_pooling", "image_pooling") if name in fields}
     return {**_channel_config(cfg), **extra, **local}
 
 
