@@ -127,3 +127,17 @@ def test_cli_batch_summary_and_exit_code(folder, tmp_path, plugin_dir):
     assert "Traceback" not in first.stderr
     again = run_zoo(*args[:-2], "--max-memory", "lots", env={"ZOO_PLUGINS": "ident"})
     assert again.returncode == 1 and "bad memory size 'lots'" in again.stderr
+
+
+def test_a_second_run_over_a_folder_ignores_its_own_outputs(tmp_path):
+    from zoo import batch
+
+    for name in ("a.png", "a_denoised-cbm3d.png", "b_denoised-other.png", "c_denoised-cbm3d.jpg"):
+        (tmp_path / name).write_bytes(b"")
+    jobs = batch.expand_inputs([str(tmp_path)])
+    assert batch.drop_own_outputs(jobs, "cbm3d") == 2
+    assert [j.source.name for j in jobs] == ["a.png", "b_denoised-other.png"]
+    named = batch.expand_inputs([str(tmp_path / "a_denoised-cbm3d.png")])  # named explicitly: kept
+    assert batch.drop_own_outputs(named, "cbm3d") == 0 and len(named) == 1
+    custom = batch.expand_inputs([str(tmp_path / "*.png")])
+    assert batch.drop_own_outputs(custom, "cbm3d", "{stem}_denoised-{model}{ext}") == 1

@@ -116,3 +116,12 @@ def test_cbm3d_gains_8_db_on_cbsd68_at_sigma_25(tmp_path):
     out = np.asarray(Image.open(tmp_path / "noisy_denoised-cbm3d.png"), dtype=np.float32) / 255
     gain = psnr(clean, out, data_range=1) - psnr(clean, noisy8, data_range=1)
     assert gain >= 8.0, f"CBM3D gained only {gain:.2f} dB"
+
+
+def test_rerunning_on_a_folder_does_not_denoise_the_earlier_outputs(rgb_image):
+    folder = str(rgb_image.parent)
+    assert zoo("denoise", "--model", "cbm3d", "--sigma", "10", folder).exit_code == 0
+    again = zoo("denoise", "--model", "cbm3d", "--sigma", "10", "--overwrite", folder)
+    assert again.exit_code == 0, again.output
+    assert "ignored 1 earlier output" in again.stderr
+    assert sorted(p.name for p in rgb_image.parent.iterdir()) == ["photo.png", "photo_denoised-cbm3d.png"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import string
 import sys
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class Job:
     error: str | None = None
     skipped: str | None = None
     base: Path | None = None
+    found: bool = False  # came from a folder or a glob, not named on the command line
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,12 @@ def expand_inputs(inputs: list[str], recursive: bool = False) -> list[Job]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            jobs += [Job(p, base=path) for p in _images_in(path, recursive)]
+            jobs += [Job(p, base=path, found=True) for p in _images_in(path, recursive)]
         elif path.exists() or not glob.has_magic(item):
             jobs.append(Job(path, error=None if path.exists() else f"no such file: {item}"))
         else:
             matches = sorted(Path(p) for p in glob.glob(item, recursive=recursive))
-            jobs += [Job(p) for p in matches if p.is_file()] or [Job(path, error=f"no file matches {item}")]
+            jobs += [Job(p, found=True) for p in matches if p.is_file()] or [Job(path, error=f"no file matches {item}")]
     return jobs
 
 
@@ -95,6 +97,28 @@ def check_template(template: str) -> str:
         fields = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
         raise ZooError(f"bad --name-template {template!r}: use {fields}, including {{stem}} or {{name}}")
     return template
+
+
+def drop_own_outputs(jobs: list[Job], label: str, template: str = DEFAULT_TEMPLATE) -> int:
+    """Remove, in place, files found in folders or globs whose names this command's naming would
+    give an output (``x_denoised-mwrcanet.png`` for ``--model mwrcanet``), so that running the same
+    command again does not denoise its earlier outputs; files named explicitly always run. Returns
+    how many were removed."""
+    check_template(template)
+    own = re.compile(_template_regex(template, label))
+    kept = [job for job in jobs if not (job.found and own.fullmatch(job.source.name))]
+    dropped = len(jobs) - len(kept)
+    jobs[:] = kept
+    return dropped
+
+
+def _template_regex(template: str, label: str) -> str:
+    parts = []
+    for literal, field, _, _ in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if field is not None:
+            parts.append({"model": re.escape(label), "ext": r"\.[^.]+"}.get(field, ".+"))
+    return "".join(parts)
 
 
 def plan_outputs(

@@ -135,6 +135,11 @@ def denoise(
             raise ZooError("no images found in the given inputs")
         label = model.replace(":", "-").replace("/", "-")
         options = batch.make_options(sigma, max_memory, tile, ensemble, allow_large)
+        if dropped := batch.drop_own_outputs(jobs, label, name_template):
+            err.print(f"ignored {dropped} earlier output(s) of this command found beside the inputs "
+                      "(name them explicitly to denoise them)", highlight=False, soft_wrap=True)
+            if not jobs:
+                raise ZooError("no images to denoise: the inputs hold only earlier outputs of this command")
         batch.plan_outputs(jobs, label, output, out_dir, overwrite, name_template)
         if all(job.error or job.skipped for job in jobs):
             return _finish(jobs)
