@@ -141,3 +141,25 @@ def test_a_second_run_over_a_folder_ignores_its_own_outputs(tmp_path):
     assert batch.drop_own_outputs(named, "cbm3d") == 0 and len(named) == 1
     custom = batch.expand_inputs([str(tmp_path / "*.png")])
     assert batch.drop_own_outputs(custom, "cbm3d", "{stem}_denoised-{model}{ext}") == 1
+
+
+def test_jobs_are_reported_in_order_once_written_and_write_failures_are_recorded(tmp_path, monkeypatch):
+    from zoo import imageio
+
+    sources = [_png(tmp_path / f"{n}.png") for n in ("a", "b", "c", "d")]
+    (tmp_path / "c.png").write_bytes(b"not a png")  # fails to read
+    jobs = batch.expand_inputs([str(p) for p in sources])
+    batch.plan_outputs(jobs, "id", None, tmp_path / "out", False)
+    real_write = imageio.write_image
+
+    def write(path, photo, fmt=None):
+        if path.name.startswith("b_"):
+            raise imageio.ImageWriteError(f"cannot write {path}: disk full")
+        return real_write(path, photo, fmt)
+
+    monkeypatch.setattr(batch, "write_image", write)
+    seen = []
+    failed = batch.run_jobs(Identity(DenoiserConfig()), jobs, on_done=lambda j: seen.append(
+        (j.source.name, j.error is None and j.target.exists())))
+    assert seen == [("a.png", True), ("b.png", False), ("c.png", False), ("d.png", True)]
+    assert [j.source.name for j in failed] == ["b.png", "c.png"] and "disk full" in jobs[1].error
