@@ -32,7 +32,7 @@ from torch import nn
 
 from plugins._backends.common import check_state
 from registry.config import DenoiserConfig
-from registry.denoiser import Denoiser
+from registry.denoiser import PRECISIONS, Denoiser
 
 
 class TorchDenoiser(Denoiser):
@@ -54,8 +54,8 @@ class TorchDenoiser(Denoiser):
         products compute in bfloat16). ``compile`` wraps the run in ``torch.compile`` with static
         shapes: the engine feeds tiles of one shape, one at a time, so a photo compiles once (about
         15 s the first time, a few seconds once inductor's on-disk cache has it)."""
-        if precision not in ("fp32", "bf16"):
-            super().accelerate(precision=precision)
+        if precision not in PRECISIONS:
+            super().accelerate(precision=precision)  # raises the one-line error
         run = self.run_module
         if precision == "bf16":
             inner = run
