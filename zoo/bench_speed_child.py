@@ -66,17 +66,9 @@ def _weights(case: Case) -> str:
 
 
 def _set_threads(case: Case) -> None:
-    if not case.threads:
-        return
-    if case.backend == "torch":
-        import torch
-
-        torch.set_num_threads(case.threads)
-    elif case.backend == "tensorflow":
-        import tensorflow as tf  # must happen before TensorFlow starts its thread pools
-
-        tf.config.threading.set_intra_op_parallelism_threads(case.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+    """The case's threads, set before its framework starts (what `zoo denoise --threads` does)."""
+    if case.threads:
+        runtime.set_threads(case.threads)
 
 
 def _threads(case: Case) -> int | None:
@@ -211,7 +203,7 @@ def _engine(fast: Any, case: Case, model_mp_per_s: float) -> dict:
 def _whole_image_seconds(fast: Any, pixels: np.ndarray, case: Case) -> float | None:
     from zoo import engine
 
-    need = pixels.shape[0] * pixels.shape[1] * engine._bytes_per_pixel(fast)
+    need = pixels.shape[0] * pixels.shape[1] * engine.bytes_per_pixel(fast)
     if need > (engine.available_memory() or 0) // 2:
         return None
     sigma = SIGMA if fast.takes_sigma else None

@@ -162,7 +162,7 @@ def plan_tiles(
     margin = int(denoiser.receptive_field)
     overlap = _round_up(2 * margin + BLEND, m)
     canvas = (_round_up(h, m), _round_up(w, m))
-    per_pixel = _bytes_per_pixel(denoiser) * (2 if ensemble else 1)  # ensemble keeps a running sum
+    per_pixel = bytes_per_pixel(denoiser) * (2 if ensemble else 1)  # ensemble keeps a running sum
     if tile:
         side = max(_round_up(tile, m), 2 * overlap)  # at least half of each tile is new pixels
         th, tw = min(side, canvas[0]), min(side, canvas[1])
@@ -209,7 +209,8 @@ def _splits(length: int, overlap: int, m: int, floor: int) -> list[tuple[int, in
         n += 1
 
 
-def _bytes_per_pixel(denoiser: Denoiser) -> int:
+def bytes_per_pixel(denoiser: Denoiser) -> int:
+    """The working memory per input pixel the tiles are sized with: declared, or the default."""
     declared = getattr(denoiser, "bytes_per_pixel", None)
     return int(declared) if declared else DEFAULT_BYTES_PER_PIXEL
 

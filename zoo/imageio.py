@@ -3,8 +3,9 @@
 Decoding and encoding are done by well-kept libraries: Pillow for 8-bit images and for metadata,
 imagecodecs (libpng) for 16-bit PNG and tifffile for TIFF, because Pillow has no 16-bit colour
 mode; PNG is written by imagecodecs at both depths, because Pillow cannot choose zlib's fast
-run-length strategy (nine times faster than its default level at 3% more bytes). This module maps modes and bit depths, applies EXIF orientation to the pixels (and drops
-the tag), refuses decompression bombs, and writes atomically.
+run-length strategy (nine times faster than its default level at 3% more bytes). This module
+maps modes and bit depths, applies EXIF orientation to the pixels (and drops the tag), refuses
+decompression bombs, and writes atomically.
 
 Support: PNG (8/16-bit), TIFF (8/16-bit), JPEG, WebP; grayscale, grayscale + alpha, RGB, RGBA.
 Palette images are expanded to RGB(A); CMYK and other colour models are refused with a message.

@@ -4,8 +4,8 @@ glibc's malloc serves every allocation of 32 MB or more with a fresh ``mmap`` an
 the system on ``free``. A denoiser's feature maps are that large from about one megapixel up (a
 1024x1024 tile's 32-channel half-resolution map is exactly 32 MB), so without this each layer's
 output is faulted in and zeroed by the kernel page by page, on every call: eager MWRCANet small
-ran at 0.74 MP/s on a 1024x1024 image and 1.48 MP/s with the allocator tuned (2 threads; the
-`zoo bench speed` rows record which setting they ran with). :func:`tune_allocator` makes malloc
+ran 1.45x faster on a 1024x1024 image with the allocator tuned, 1.94x on 2048x2048 (2 threads,
+``benchmarks/allocator.py``; the `zoo bench speed` rows record which setting they ran with). :func:`tune_allocator` makes malloc
 serve large blocks from its heap and keep freed memory for the next call instead.
 
 The cost: the process keeps its peak heap until it exits rather than handing freed memory back,
@@ -24,17 +24,17 @@ _M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
 _M_MMAP_MAX = -4
 _NEVER = -1  # M_TRIM_THRESHOLD -1: never give the heap's free top back (mallopt(3))
 
-_state: dict[str, bool] = {}
+_tuned: bool | None = None  # None until tune_allocator() has run
 
 
 def tune_allocator() -> bool:
     """Keep large blocks on malloc's heap (see the module docstring); True where applied.
 
     Only glibc is tuned (other C libraries and platforms are left alone); idempotent."""
-    if "tuned" in _state:
-        return _state["tuned"]
-    _state["tuned"] = tuned = os.environ.get("ZOO_MALLOC", "").lower() != "system" and _mallopt()
-    return tuned
+    global _tuned
+    if _tuned is None:
+        _tuned = os.environ.get("ZOO_MALLOC", "").lower() != "system" and _mallopt()
+    return _tuned
 
 
 def set_threads(threads: int) -> None:
@@ -52,7 +52,7 @@ def set_threads(threads: int) -> None:
 
 
 def allocator_tuned() -> bool:
-    return _state.get("tuned", False)
+    return bool(_tuned)
 
 
 def _mallopt() -> bool:
