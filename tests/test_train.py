@@ -57,6 +57,38 @@ def test_resume_continues_from_the_checkpoint(photos, tmp_path):
     assert [h["step"] for h in card["history"]] == [2, 4]
 
 
+def test_each_step_sees_the_same_patches_with_any_workers_and_after_a_resume():
+    import torch
+
+    from zoo.noise import NoiseSpec
+    from zoo.train import PatchSampler, TrainConfig, _step_batches
+
+    rng = np.random.default_rng(5)
+    photos = [rng.integers(0, 256, (48, 40, 3), dtype=np.uint8) for _ in range(3)]
+    sampler = PatchSampler(photos, 32, NoiseSpec.parse("camera:isp"), np.random.default_rng(0))
+    cfg = TrainConfig(model="mwrcanet", data="unused", patch=32, batch=2, steps=4, workers=0)
+
+    def stream(first, workers):
+        batches = _step_batches(sampler, cfg.model_copy(update={"workers": workers}), first, torch.device("cpu"))
+        return [torch.cat(pair).numpy() for pair in batches]
+
+    inline, forked, resumed = stream(0, 0), stream(0, 2), stream(2, 0)
+    assert len(inline) == 4 and len(resumed) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(inline, forked))
+    assert all(np.array_equal(a, b) for a, b in zip(inline[2:], resumed))
+    assert not np.array_equal(inline[0], inline[1])
+
+
+def test_a_missing_gpu_is_a_one_line_error(photos, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = runner.invoke(app, ["train", "mwrcanet", "--preset", "tiny", "--data", str(photos), "--out",
+                                 str(tmp_path / "m.safetensors"), "--device", "cuda", "--steps", "1"])
+    assert result.exit_code == 1 and "sees no CUDA GPU" in result.output and "Traceback" not in result.output
+
+
 def test_resume_refuses_a_different_configuration(photos, tmp_path):
     out = tmp_path / "m.safetensors"
     train(photos, out, "--steps", "2")

@@ -26,6 +26,9 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Seed for patches, noise and weights."),
     init: Optional[str] = typer.Option(None, "--init", help="Start from these weights (fine-tune)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when torch sees a GPU), cpu or cuda."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (autocast; torch backend)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Patch-cutting processes (default 0 on CPU, up to 8 on CUDA)."),
     backend: str = typer.Option("torch", "--backend", help="torch (custom loop) or tensorflow (Keras fit)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT.ckpt."),
 ) -> None:
@@ -37,7 +40,7 @@ def train(
 
         cfg = TrainConfig(model=model, preset=preset, channels=channels, data=str(data), holdout=holdout, noise=noise,
                           patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, init=init, val_every=val_every,
-                          threads=threads)
+                          threads=threads, device=device, precision=precision, workers=workers)
         command = _command_line(cfg, out, backend)
         card = _run(cfg, out, resume, backend, command)
         _print_card(card, out)
@@ -48,7 +51,7 @@ def _command_line(cfg, out: Path, backend: str) -> str:
     options = {"preset": cfg.preset, "data": cfg.data, "out": str(out), "noise": cfg.noise, "patch": cfg.patch,
                "batch": cfg.batch, "steps": cfg.steps, "lr": cfg.lr, "loss": cfg.loss, "channels": cfg.channels,
                "holdout": cfg.holdout, "val-every": cfg.val_every, "seed": cfg.seed, "init": cfg.init,
-               "backend": backend}
+               "device": cfg.device, "precision": cfg.precision, "backend": backend}
     args = [f"--{k} {shlex.quote(str(v))}" for k, v in options.items() if v is not None]
     return f"zoo train {cfg.model} " + " ".join(args)
 

@@ -48,6 +48,15 @@ class TrainConfig(BaseModel):
     val_every: int = Field(500, ge=1, description="Validate (and checkpoint) every N steps.")
     val_sigma: float = Field(25.0, description="AWGN sigma of the validation set for AWGN specs.")
     threads: int | None = Field(None, description="torch intra-op threads (default: torch's).")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="'auto' (CUDA when present), 'cpu' or 'cuda'.")
+    precision: str = Field("fp32", pattern=r"^(fp32|bf16)$", description="'bf16' trains under autocast.")
+    workers: int | None = Field(None, ge=0, description="Processes cutting patches (default: 0 on CPU, up to 8 "
+                                "on CUDA). Each step's patches depend on (seed, step) alone, so the "
+                                "workers never change what a step sees.")
+
+
+# Options that change how fast a run goes, not what it computes: a checkpoint resumes under others.
+RUNTIME_OPTIONS = {"steps", "val_every", "threads", "device", "workers", "precision"}
 
 
 @dataclass
@@ -87,17 +96,19 @@ class PatchSampler:
             raise ZooError(f"{len(small)} training images are smaller than the {patch}px patch")
         self.images, self.patch, self.noise, self.rng = images, patch, noise, rng
 
-    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        pairs = [self._one() for _ in range(n)]
+    def batch(self, n: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` noisy/clean pairs, drawn from ``rng`` (default: the sampler's own stream)."""
+        rng = rng or self.rng
+        pairs = [self._one(rng) for _ in range(n)]
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
-    def _one(self) -> tuple[np.ndarray, np.ndarray]:
-        img = self.images[self.rng.integers(len(self.images))]
-        y = self.rng.integers(img.shape[0] - self.patch + 1)
-        x = self.rng.integers(img.shape[1] - self.patch + 1)
-        clean = dihedral(img[y : y + self.patch, x : x + self.patch], int(self.rng.integers(8)))
+    def _one(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        img = self.images[rng.integers(len(self.images))]
+        y = rng.integers(img.shape[0] - self.patch + 1)
+        x = rng.integers(img.shape[1] - self.patch + 1)
+        clean = dihedral(img[y : y + self.patch, x : x + self.patch], int(rng.integers(8)))
         clean = clean.astype(np.float32) / 255.0
-        return self.noise.apply(clean, self.rng)[0], clean
+        return self.noise.apply(clean, rng)[0], clean
 
 
 def dihedral(img: np.ndarray, k: int) -> np.ndarray:
@@ -139,10 +150,11 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     denoiser = api.load(cfg.model, backend="torch", preset=cfg.preset, pretrained=cfg.init is not None,
                         weights=cfg.init, **_channel_config(cfg))
-    module = denoiser.module.train()
+    module = denoiser.to(device).module.train()
     optim = torch.optim.Adam(module.parameters(), lr=cfg.lr)
     state = TrainState()
     ckpt = Path(out).with_suffix(".ckpt")
@@ -150,17 +162,18 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
         state = _load_checkpoint(ckpt, cfg, module, optim)
     train_files, val_files = split(list_images(cfg.data), cfg.holdout)
     spec = NoiseSpec.parse(cfg.noise)
-    sampler = PatchSampler([read_rgb(p) for p in train_files], cfg.patch, spec, np.random.default_rng([cfg.seed, state.step]))
+    sampler = PatchSampler([read_rgb(p) for p in train_files], cfg.patch, spec, np.random.default_rng(cfg.seed))
     val = validation_set([read_rgb(p) for p in val_files], spec, cfg.val_sigma, cfg.seed)
     loss_fn = torch.nn.L1Loss() if cfg.loss == "l1" else torch.nn.MSELoss()
     infer = _inference(denoiser, cfg)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     start = time.perf_counter() - state.wall
     running = []
-    while state.step < cfg.steps:
-        noisy, clean = (torch.from_numpy(a).permute(0, 3, 1, 2) for a in _to_model(sampler.batch(cfg.batch), cfg))
+    for noisy, clean in _step_batches(sampler, cfg, state.step, device):
         for group in optim.param_groups:
             group["lr"] = lr_at(cfg, state.step)
-        loss = loss_fn(module(noisy.contiguous(memory_format=torch.channels_last)), clean)
+        with autocast:
+            loss = loss_fn(module(noisy).float(), clean)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
@@ -172,12 +185,57 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
             metrics.update({f"val_{k}": v for k, v in evaluate(infer, val).items()})
             module.train()
             state.wall = time.perf_counter() - start
-            state.history.append({"step": state.step, **metrics})
+            state.history.append({"step": state.step, **metrics, "wall_s": round(state.wall, 1)})
             _save_checkpoint(ckpt, cfg, module, optim, state)
         if on_step:
             on_step(state.step, metrics)
     module.eval()
-    return finish(denoiser, cfg, Path(out), state, train_files, val_files, command)
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    return finish(denoiser, cfg, Path(out), state, train_files, val_files, command, hardware)
+
+
+def resolve_device(name: str) -> Any:
+    """The torch device for ``--device``: 'auto' is CUDA when torch sees a GPU, else the CPU."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ZooError(f"--device {name}: this torch build sees no CUDA GPU")
+        torch.backends.cudnn.benchmark = True  # patches have one shape: pick the fastest kernels once
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    return torch.device(name)
+
+
+def batch_rng(cfg: TrainConfig, step: int) -> np.random.Generator:
+    """The patches and noise of step ``step`` depend on (seed, step) alone: a resumed run, or one
+    with any number of workers, sees the same batches as an uninterrupted one."""
+    return np.random.default_rng([cfg.seed, step])
+
+
+def _step_batches(sampler: PatchSampler, cfg: TrainConfig, first: int, device: Any) -> Any:
+    """(noisy, clean) NCHW channels-last tensors on ``device`` for steps ``first``..``cfg.steps``,
+    cut by torch DataLoader workers (forked, so the decoded photos are shared, not copied)."""
+    import os
+
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+
+    class Steps(Dataset):
+        def __len__(self) -> int:
+            return max(0, cfg.steps - first)
+
+        def __getitem__(self, i: int) -> tuple[Any, Any]:
+            arrays = _to_model(sampler.batch(cfg.batch, batch_rng(cfg, first + i)), cfg)
+            return tuple(torch.from_numpy(a).permute(0, 3, 1, 2) for a in arrays)
+
+    cuda = device.type == "cuda"
+    workers = cfg.workers if cfg.workers is not None else (min(8, (os.cpu_count() or 2) - 1) if cuda else 0)
+    loader = DataLoader(Steps(), batch_size=None, shuffle=False, num_workers=workers, pin_memory=cuda,
+                        prefetch_factor=4 if workers else None)
+    for noisy, clean in loader:
+        yield tuple(t.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last) for t in (noisy, clean))
 
 
 def _channel_config(cfg: TrainConfig) -> dict[str, Any]:
@@ -223,7 +281,7 @@ def _load_checkpoint(path: Path, cfg: TrainConfig, module: Any, optim: Any) -> T
 
     payload = torch.load(path, map_location="cpu", weights_only=True)  # our own file, still no unpickling
     saved = TrainConfig.model_validate_json(payload["config"])
-    if saved.model_dump(exclude={"steps", "val_every", "threads"}) != cfg.model_dump(exclude={"steps", "val_every", "threads"}):
+    if saved.model_dump(exclude=RUNTIME_OPTIONS) != cfg.model_dump(exclude=RUNTIME_OPTIONS):
         raise ZooError(f"{path} was written by a different training configuration; remove it or match the options")
     module.load_state_dict(payload["model"])
     optim.load_state_dict(payload["optim"])
@@ -232,7 +290,7 @@ def _load_checkpoint(path: Path, cfg: TrainConfig, module: Any, optim: Any) -> T
 
 # -- the result ---------------------------------------------------------------------------------
 def finish(denoiser: Any, cfg: TrainConfig, out: Path, state: TrainState, train_files: list[Path],
-           val_files: list[Path], command: str) -> dict[str, Any]:
+           val_files: list[Path], command: str, hardware: str = "") -> dict[str, Any]:
     """Write the safetensors weights and the JSON model card; return the card."""
     from zoo.weights import save_state
 
@@ -245,7 +303,8 @@ def finish(denoiser: Any, cfg: TrainConfig, out: Path, state: TrainState, train_
         "sigma_range": list(NoiseSpec.parse(cfg.noise).sigma) if cfg.noise.startswith("awgn") else None,
         "training": {"command": command, "data": f"{Path(cfg.data).name}: {len(train_files)} photos "
                      f"({len(val_files)} held out: {val_files[0].name}..{val_files[-1].name})",
-                     "steps": state.step, "wall_time_s": round(state.wall, 1), "config": cfg.model_dump()},
+                     "steps": state.step, "wall_time_s": round(state.wall, 1), "hardware": hardware,
+                     "config": cfg.model_dump()},
         "metrics": {k: round(v, 4) for k, v in last.items() if k.startswith("val_")},
         "history": state.history,
     }

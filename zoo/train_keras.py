@@ -16,9 +16,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from registry.errors import ZooError
 from zoo.noise import NoiseSpec
-from zoo.train import (PatchSampler, TrainConfig, TrainState, _inference, evaluate, finish, list_images, read_rgb,
-                       split, validation_set)
+from zoo.train import (PatchSampler, TrainConfig, TrainState, _inference, batch_rng, evaluate, finish, list_images,
+                       read_rgb, split, validation_set)
 
 
 def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, float]], None] | None = None,
@@ -26,6 +27,8 @@ def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, f
     """Train ``cfg.model`` with ``keras.Model.fit``; see :func:`zoo.train.train` for the outputs."""
     from zoo import api
 
+    if cfg.precision != "fp32":
+        raise ZooError("--precision bf16 is offered by the torch backend only")
     keras.utils.set_random_seed(cfg.seed)
     denoiser = api.load(cfg.model, backend="tensorflow", preset=cfg.preset, pretrained=False)
     train_files, val_files = split(list_images(cfg.data), cfg.holdout)
@@ -61,7 +64,7 @@ class Patches(keras.utils.PyDataset):
         return self.cfg.steps
 
     def __getitem__(self, index: int):
-        return self.sampler.batch(self.cfg.batch)
+        return self.sampler.batch(self.cfg.batch, batch_rng(self.cfg, index))
 
 
 class Progress(keras.callbacks.Callback):

@@ -47,7 +47,14 @@ class TorchDenoiser(Denoiser):
         kwargs.setdefault("backend", "torch")
         super().__init__(config, **kwargs)
         self.module = module.eval().to(memory_format=torch.channels_last)
+        self.device = torch.device("cpu")
         self._run = self.run_module
+
+    def to(self, device: str | torch.device) -> TorchDenoiser:
+        """Move the module to ``device`` (``"cuda"``, say); numpy batches travel there and back."""
+        self.device = torch.device(device)
+        self.module.to(self.device)
+        return self
 
     def accelerate(self, *, precision: str = "fp32", compile: bool = False) -> None:
         """bf16 runs the module under CPU autocast (weights stay fp32; convolutions and matrix
@@ -61,7 +68,7 @@ class TorchDenoiser(Denoiser):
             inner = run
 
             def run(x: torch.Tensor, sigma: float | None) -> torch.Tensor:
-                with torch.autocast("cpu", dtype=torch.bfloat16):
+                with torch.autocast(self.device.type, dtype=torch.bfloat16):
                     return inner(x, sigma).float()  # numpy has no bfloat16
 
         self._run = torch.compile(run, dynamic=False) if compile else run
@@ -72,13 +79,13 @@ class TorchDenoiser(Denoiser):
         return self.module(x)
 
     def forward(self, batch: np.ndarray, sigma: float | None) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).permute(0, 3, 1, 2)
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).permute(0, 3, 1, 2).to(self.device)
         with torch.inference_mode():
             if self.compiled and len(x) > 1:  # one image per call: a new batch size would recompile
                 y = torch.cat([self._run(x[i:i + 1], sigma) for i in range(len(x))])
             else:
                 y = self._run(x, sigma)
-        return y.permute(0, 2, 3, 1).contiguous().numpy()
+        return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy().copy() for k, v in self.module.state_dict().items()}

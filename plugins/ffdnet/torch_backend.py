@@ -30,10 +30,10 @@ class FFDNetTorch(TorchDenoiser):
 
     def run_module(self, x: torch.Tensor, sigma: float | None) -> torch.Tensor:
         if sigma is None:  # direct denoise_batch calls; the engine estimates once per image
-            sigmas = [estimate_sigma(img.permute(1, 2, 0).numpy()) / 255.0 for img in x]
+            sigmas = [estimate_sigma(img.permute(1, 2, 0).cpu().numpy()) / 255.0 for img in x]
         else:
             sigmas = [sigma / 255.0] * len(x)
-        return self.module(x, torch.tensor(sigmas, dtype=torch.float32))
+        return self.module(x, torch.tensor(sigmas, dtype=torch.float32, device=x.device))
 
 
 def build(config: FFDNetConfig) -> FFDNetTorch:
