@@ -13,7 +13,7 @@ def flat(value: float, size: int = 128) -> np.ndarray:
 
 def test_same_seed_same_noise_for_every_kind():
     for text in ("awgn:25", "awgn:0-50", "camera", "camera:nojpeg", "camera:wide", "camera:wide,nojpeg",
-                 "camera:isp", "camera:isp,wide,nojpeg"):
+                 "camera:isp", "camera:isp,wide,nojpeg", "camera:sharp", "camera:isp,sharp,wide,nojpeg"):
         spec = NoiseSpec.parse(text)
         a, sa = spec.apply(flat(0.4), np.random.default_rng(7))
         b, sb = spec.apply(flat(0.4), np.random.default_rng(7))
@@ -74,6 +74,24 @@ def test_wide_camera_noise_reaches_milder_levels():
         return [-np.log10(np.mean((spec.apply(clean, np.random.default_rng(i))[0] - clean) ** 2)) for i in range(40)]
 
     assert max(psnrs(NoiseSpec.parse("camera:wide,nojpeg"))) > max(psnrs(NoiseSpec.parse("camera:nojpeg")))
+
+
+def test_sharp_camera_noise_keeps_the_detail_a_bilinear_demosaic_would_blur():
+    yy, xx = np.mgrid[:48, :48]
+    texture = (0.5 + 0.3 * np.sin(2.2 * xx + 1.3 * yy))[..., None] * np.array([1.0, 0.8, 0.6], np.float32)
+    texture = texture.astype(np.float32)
+
+    def error(text):
+        spec = NoiseSpec.parse(text)
+        return np.mean([np.abs(spec.apply(texture, np.random.default_rng(i))[0] - texture).mean() for i in range(6)])
+
+    assert error("camera:isp,sharp,nojpeg") < 0.5 * error("camera:isp,nojpeg")
+
+
+def test_sharp_camera_noise_is_still_spatially_correlated():
+    noisy = NoiseSpec.parse("camera:sharp,nojpeg").apply(flat(0.4, 64), np.random.default_rng(0))[0] - 0.4
+    lag1 = np.corrcoef(noisy[:, :-1, 1].ravel(), noisy[:, 1:, 1].ravel())[0, 1]
+    assert noisy.std() > 0 and lag1 > 0.2  # demosaicing spreads each site's noise to its neighbours
 
 
 @pytest.mark.parametrize("text", ["gauss:25", "awgn:abc", "awgn:50-5", "camera:raw", "camera:isp,raw"])
