@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from registry import manager
-from registry.errors import PluginLoadError, UnknownModelError
+from registry.errors import UnknownModelError
 from tests.conftest import ROOT, run_zoo, write_plugin_dist
 
 GAUSSIAN = ROOT / "tests" / "fixtures" / "zoo-gaussian"
