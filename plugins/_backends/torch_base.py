@@ -11,7 +11,8 @@ Build an ``nn.Module`` that maps an NCHW float32 tensor in [0, 1] to the same sh
     def build(config):
         return EDSRTorch(config, EDSRModule(config))
 
-Models that take a noise level override :meth:`TorchDenoiser.run_module`.
+Models that take a noise level override :meth:`TorchDenoiser.run_module`; tensors made there
+belong on ``x.device``, since ``zoo train --device cuda`` moves the module to a GPU.
 
 The module's own ``state_dict()`` *is* the canonical format (DESIGN.md section 3): names are the
 module paths (``body.0.conv1.weight``), layouts are PyTorch's (conv OIHW, linear (out, in),
