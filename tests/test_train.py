@@ -65,7 +65,7 @@ def test_each_step_sees_the_same_patches_with_any_workers_and_after_a_resume():
 
     rng = np.random.default_rng(5)
     photos = [rng.integers(0, 256, (48, 40, 3), dtype=np.uint8) for _ in range(3)]
-    sampler = PatchSampler(photos, 32, NoiseSpec.parse("camera:isp"), np.random.default_rng(0))
+    sampler = PatchSampler(photos, 32, NoiseSpec.parse("camera:isp"))
     cfg = TrainConfig(model="mwrcanet", data="unused", patch=32, batch=2, steps=4, workers=0)
 
     def stream(first, workers):

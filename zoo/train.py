@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,15 +91,14 @@ def split(files: list[Path], holdout: int) -> tuple[list[Path], list[Path]]:
 class PatchSampler:
     """Random patches of full-size photos with random flips/rotations and fresh noise each draw."""
 
-    def __init__(self, images: list[np.ndarray], patch: int, noise: NoiseSpec, rng: np.random.Generator):
+    def __init__(self, images: list[np.ndarray], patch: int, noise: NoiseSpec):
         small = [i for i in images if min(i.shape[:2]) < patch]
         if small:
             raise ZooError(f"{len(small)} training images are smaller than the {patch}px patch")
-        self.images, self.patch, self.noise, self.rng = images, patch, noise, rng
+        self.images, self.patch, self.noise = images, patch, noise
 
-    def batch(self, n: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` noisy/clean pairs, drawn from ``rng`` (default: the sampler's own stream)."""
-        rng = rng or self.rng
+    def batch(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` noisy/clean pairs drawn from ``rng`` (the trainers pass :func:`batch_rng`)."""
         pairs = [self._one(rng) for _ in range(n)]
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
@@ -162,7 +162,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
         state = _load_checkpoint(ckpt, cfg, module, optim)
     train_files, val_files = split(list_images(cfg.data), cfg.holdout)
     spec = NoiseSpec.parse(cfg.noise)
-    sampler = PatchSampler([read_rgb(p) for p in train_files], cfg.patch, spec, np.random.default_rng(cfg.seed))
+    sampler = PatchSampler([read_rgb(p) for p in train_files], cfg.patch, spec)
     val = validation_set([read_rgb(p) for p in val_files], spec, cfg.val_sigma, cfg.seed)
     loss_fn = torch.nn.L1Loss() if cfg.loss == "l1" else torch.nn.MSELoss()
     infer = _inference(denoiser, cfg)
@@ -217,8 +217,6 @@ def batch_rng(cfg: TrainConfig, step: int) -> np.random.Generator:
 def _step_batches(sampler: PatchSampler, cfg: TrainConfig, first: int, device: Any) -> Any:
     """(noisy, clean) NCHW channels-last tensors on ``device`` for steps ``first``..``cfg.steps``,
     cut by torch DataLoader workers (forked, so the decoded photos are shared, not copied)."""
-    import os
-
     import torch
     from torch.utils.data import DataLoader, Dataset
 

@@ -33,7 +33,7 @@ def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, f
     denoiser = api.load(cfg.model, backend="tensorflow", preset=cfg.preset, pretrained=False)
     train_files, val_files = split(list_images(cfg.data), cfg.holdout)
     spec = NoiseSpec.parse(cfg.noise)
-    sampler = PatchSampler([read_rgb(p) for p in train_files], cfg.patch, spec, np.random.default_rng(cfg.seed))
+    sampler = PatchSampler([read_rgb(p) for p in train_files], cfg.patch, spec)
     val = validation_set([read_rgb(p) for p in val_files], spec, cfg.val_sigma, cfg.seed)
     state = TrainState()
     denoiser.model.compile(optimizer=keras.optimizers.Adam(CosineSchedule(cfg)), loss="mae" if cfg.loss == "l1" else "mse")
