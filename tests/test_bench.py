@@ -27,6 +27,13 @@ class BoxBlur(Denoiser):
         return uniform_filter(batch, size=(1, 3, 3, 1), mode="reflect")
 
 
+class Skew(Denoiser):
+    """Mixes in the left neighbour only: not flip-equivariant, so the self-ensemble changes it."""
+
+    def forward(self, batch: np.ndarray, sigma: float | None) -> np.ndarray:
+        return 0.5 * batch + 0.5 * np.roll(batch, 1, axis=2)
+
+
 class Broken(Denoiser):
     def forward(self, batch: np.ndarray, sigma: float | None) -> np.ndarray:
         raise RuntimeError("out of cheese")
@@ -40,10 +47,14 @@ def build_broken(config: DenoiserConfig) -> Denoiser:
     return Broken(config)
 
 
+def build_skew(config: DenoiserConfig) -> Denoiser:
+    return Skew(config)
+
+
 class ToyPlugin:
     @hookimpl
     def register_architectures(self, register):
-        for name in ("blur", "broken"):
+        for name in ("blur", "broken", "skew"):
             register(Architecture(name=name, config=DenoiserConfig, needs_weights=False,
                                   backends={"numpy": f"tests.test_bench:build_{name}"}))
 
@@ -180,6 +191,19 @@ def test_model_failing_mid_run_is_skipped_and_others_go_on(clean_dir, toy):
     assert "out of cheese" in result.skipped["broken"]
     assert {r.model for r in result.records} == {"noisy", "blur"}
     assert any(m.startswith("skipped broken") for m in messages)
+
+
+def test_x8_suffix_runs_the_self_ensemble_in_the_same_run(clean_dir, toy):
+    models = ("blur", "blur+x8", "skew", "skew+x8")
+    result = bench.run_quality(_config(clean_dir, sigmas=(25.0,), models=models), _quiet)
+    rows = {r["model"]: r for r in result.summary()}
+    assert set(rows) == {"noisy", *models}
+    assert [m["ensemble"] for m in result.models] == [False, True, False, True]
+    # a flip-equivariant model is unchanged by the ensemble; a one-sided one is not
+    assert rows["blur+x8"]["psnr"] == pytest.approx(rows["blur"]["psnr"], abs=1e-4)
+    assert abs(rows["skew+x8"]["psnr"] - rows["skew"]["psnr"]) > 0.01
+    assert bench.split_ensemble("mwrcanet:camera_sharp_small+x8") == ("mwrcanet:camera_sharp_small", True)
+    assert bench.split_ensemble("edsr=/runs/a+x8b.safetensors") == ("edsr=/runs/a+x8b.safetensors", False)
 
 
 # -- the command ---------------------------------------------------------------------------------

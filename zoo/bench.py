@@ -10,6 +10,8 @@ Two modes:
   name (see :func:`pair_key`); every model runs blind (sigma None: CBM3D and FFDNet estimate it).
 
 The noisy input is scored too, as the row ``noisy``. Metrics follow :mod:`zoo.metrics`.
+A model spec ending in ``+x8`` (``mwrcanet+x8``) runs with the self-ensemble: the mean of the 8
+flips/rotations, as ``zoo denoise --ensemble`` (the "+" rows of NTIRE papers).
 A model that fails to load, or fails on an image, is skipped with a reason and the run goes on.
 """
 
@@ -32,6 +34,7 @@ from registry.errors import ZooError, one_line
 from zoo import metrics
 
 NOISY = "noisy"  # the label of the noisy-input row
+ENSEMBLE_SUFFIX = "+x8"  # MODEL+x8: the mean over the 8 flips/rotations
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 # Name endings that mark one side of a noisy/clean pair (PolyU: X_real.JPG / X_mean.JPG).
 PAIR_SUFFIXES = re.compile(r"[_-](real|mean|noisy|clean|gt)$", re.IGNORECASE)
@@ -87,6 +90,7 @@ class Record:
 class Peer:
     label: str
     denoiser: Denoiser
+    ensemble: bool = False
 
 
 @dataclass
@@ -177,12 +181,20 @@ def load_peers(specs: tuple[str, ...], backend: str | None, report: Report) -> t
     """Load each model ('arch' or 'arch:tag'); a model that fails is reported and skipped."""
     peers, skipped = [], {}
     for spec in specs:
+        base, ensemble = split_ensemble(spec)
         try:
-            peers.append(Peer(spec, _load(spec, backend)))
+            peers.append(Peer(spec, _load(base, backend), ensemble))
         except Exception as exc:  # a missing weight file or a broken plugin must not stop the bench
             skipped[spec] = one_line(exc)
             report(f"skipped {spec}: {skipped[spec]}")
     return peers, skipped
+
+
+def split_ensemble(spec: str) -> tuple[str, bool]:
+    """'mwrcanet:tag+x8' -> ('mwrcanet:tag', True); other specs -> (spec, False)."""
+    if spec.endswith(ENSEMBLE_SUFFIX):
+        return spec[: -len(ENSEMBLE_SUFFIX)], True
+    return spec, False
 
 
 def _load(spec: str, backend: str | None) -> Denoiser:
@@ -282,7 +294,7 @@ def _denoise(peer: Peer, noisy: np.ndarray, sigma: float | None) -> tuple[np.nda
     from zoo import engine
 
     start = time.perf_counter()
-    out = engine.run(peer.denoiser, noisy, sigma if peer.denoiser.takes_sigma else None)
+    out = engine.run(peer.denoiser, noisy, sigma if peer.denoiser.takes_sigma else None, ensemble=peer.ensemble)
     return out, time.perf_counter() - start
 
 
@@ -301,7 +313,8 @@ def _estimate(first: float, total: int, report: Report) -> None:
 
 def _describe(peer: Peer) -> dict:
     d = peer.denoiser
-    return {"label": peer.label, "architecture": d.architecture, "backend": d.backend, "takes_sigma": d.takes_sigma}
+    return {"label": peer.label, "architecture": d.architecture, "backend": d.backend, "takes_sigma": d.takes_sigma,
+            "ensemble": peer.ensemble}
 
 
 # -- outputs -------------------------------------------------------------------------------------
