@@ -89,6 +89,17 @@ def test_a_missing_gpu_is_a_one_line_error(photos, tmp_path):
     assert result.exit_code == 1 and "sees no CUDA GPU" in result.output and "Traceback" not in result.output
 
 
+def test_the_output_folder_is_created_or_refused_before_training(photos, tmp_path):
+    out = tmp_path / "runs" / "new" / "m.safetensors"
+    train(photos, out, "--steps", "2")
+    assert out.exists() and out.with_suffix(".card.json").exists()
+    (tmp_path / "file").write_text("not a folder")
+    result = runner.invoke(app, ["train", "mwrcanet", "--preset", "tiny", "--data", str(photos), "--out",
+                                 str(tmp_path / "file" / "m.safetensors"), "--steps", "1"])
+    assert result.exit_code == 1 and "cannot create the output folder" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_resume_refuses_a_different_configuration(photos, tmp_path):
     out = tmp_path / "m.safetensors"
     train(photos, out, "--steps", "2")

@@ -148,6 +148,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
 
     from zoo import api
 
+    make_output_folder(out)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -192,6 +193,15 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
     module.eval()
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     return finish(denoiser, cfg, Path(out), state, train_files, val_files, command, hardware)
+
+
+def make_output_folder(out: Path) -> None:
+    """Create ``out``'s folder before training, so that a mistyped path fails at once rather than
+    when the first checkpoint is written."""
+    try:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ZooError(f"cannot create the output folder {Path(out).parent}: {exc.strerror or exc}") from None
 
 
 def resolve_device(name: str) -> Any:

@@ -19,7 +19,7 @@ import tensorflow as tf
 from registry.errors import ZooError
 from zoo.noise import NoiseSpec
 from zoo.train import (PatchSampler, TrainConfig, TrainState, _inference, batch_rng, evaluate, finish, list_images,
-                       read_rgb, split, validation_set)
+                       make_output_folder, read_rgb, split, validation_set)
 
 
 def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, float]], None] | None = None,
@@ -29,6 +29,7 @@ def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, f
 
     if cfg.precision != "fp32":
         raise ZooError("--precision bf16 is offered by the torch backend only")
+    make_output_folder(out)
     keras.utils.set_random_seed(cfg.seed)
     denoiser = api.load(cfg.model, backend="tensorflow", preset=cfg.preset, pretrained=False)
     train_files, val_files = split(list_images(cfg.data), cfg.holdout)
