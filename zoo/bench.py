@@ -178,7 +178,8 @@ def _pair_globs(pair_glob: str | None) -> tuple[str | None, str | None]:
 
 # -- models --------------------------------------------------------------------------------------
 def load_peers(specs: tuple[str, ...], backend: str | None, report: Report) -> tuple[list[Peer], dict[str, str]]:
-    """Load each model ('arch' or 'arch:tag'); a model that fails is reported and skipped."""
+    """Load each model ('arch', 'arch:tag', 'arch=weights', each optionally '+x8'); a model that
+    fails is reported and skipped."""
     peers, skipped = [], {}
     for spec in specs:
         base, ensemble = split_ensemble(spec)
