@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from registry.errors import ZooError
-from zoo.noise import CameraPipeline, NoiseSpec, demosaic, linear_to_srgb, mosaic, srgb_to_linear
+from zoo.noise import (
+    CameraPipeline, NoiseSpec, demosaic, in_camera_noise_processing, linear_to_srgb, mosaic, srgb_to_linear,
+)
 
 
 def flat(value: float, size: int = 128) -> np.ndarray:
@@ -13,7 +15,8 @@ def flat(value: float, size: int = 128) -> np.ndarray:
 
 def test_same_seed_same_noise_for_every_kind():
     for text in ("awgn:25", "awgn:0-50", "camera", "camera:nojpeg", "camera:wide", "camera:wide,nojpeg",
-                 "camera:isp", "camera:isp,wide,nojpeg", "camera:sharp", "camera:isp,sharp,wide,nojpeg"):
+                 "camera:isp", "camera:isp,wide,nojpeg", "camera:sharp", "camera:isp,sharp,wide,nojpeg",
+                 "camera:isp,sharp,incamera", "camera:incamera,nojpeg"):
         spec = NoiseSpec.parse(text)
         a, sa = spec.apply(flat(0.4), np.random.default_rng(7))
         b, sb = spec.apply(flat(0.4), np.random.default_rng(7))
@@ -92,6 +95,31 @@ def test_sharp_camera_noise_is_still_spatially_correlated():
     noisy = NoiseSpec.parse("camera:sharp,nojpeg").apply(flat(0.4, 64), np.random.default_rng(0))[0] - 0.4
     lag1 = np.corrcoef(noisy[:, :-1, 1].ravel(), noisy[:, 1:, 1].ravel())[0, 1]
     assert noisy.std() > 0 and lag1 > 0.2  # demosaicing spreads each site's noise to its neighbours
+
+
+def test_incamera_processing_changes_the_noise_not_the_photo():
+    yy, xx = np.mgrid[:48, :48]
+    texture = (0.5 + 0.3 * np.sin(2.2 * xx + 1.3 * yy))[..., None] * np.array([1.0, 0.8, 0.6])
+    texture = texture.astype(np.float32)
+    assert np.allclose(in_camera_noise_processing(texture, texture, np.random.default_rng(0)), texture, atol=1e-6)
+
+
+def test_incamera_processing_reduces_chroma_noise_and_sharpens_luma_noise():
+    to_cb = np.array([-0.168736, -0.331264, 0.5])
+    to_y = np.array([0.299, 0.587, 0.114])
+
+    def stats(text):
+        spec = NoiseSpec.parse(text)
+        noise = [spec.apply(flat(0.4, 64), np.random.default_rng(i))[0] - 0.4 for i in range(8)]
+        cb = np.mean([np.std(n @ to_cb) for n in noise])
+        luma = [n @ to_y for n in noise]
+        lag1 = np.mean([np.corrcoef(y[:, :-1].ravel(), y[:, 1:].ravel())[0, 1] for y in luma])
+        return cb, lag1
+
+    (cb_plain, lag_plain), (cb_incamera, lag_incamera) = stats("camera:isp,sharp,nojpeg"), stats(
+        "camera:isp,sharp,incamera,nojpeg")
+    assert cb_incamera < 0.7 * cb_plain  # chroma noise reduction
+    assert lag_incamera < lag_plain  # the unsharp mask takes neighbours' correlation away
 
 
 @pytest.mark.parametrize("text", ["gauss:25", "awgn:abc", "awgn:50-5", "camera:raw", "camera:isp,raw"])

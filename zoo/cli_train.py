@@ -14,7 +14,7 @@ def train(
     data: Path = typer.Option(..., "--data", help="Folder of clean full-size training photos."),
     out: Path = typer.Option(..., "--out", "-o", help="Output weights (.safetensors); OUT.ckpt and OUT.card.json beside it."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Config preset."),
-    noise: str = typer.Option("awgn:0-50", "--noise", help="awgn:SIGMA, awgn:LOW-HIGH, or camera with options isp, sharp, wide, nojpeg (camera:isp,sharp)."),
+    noise: str = typer.Option("awgn:0-50", "--noise", help="awgn:SIGMA, awgn:LOW-HIGH, or camera with options isp, sharp, incamera, wide, nojpeg (camera:isp,sharp)."),
     patch: int = typer.Option(96, "--patch", help="Patch size cut from full-size photos (no resizing)."),
     batch: int = typer.Option(16, "--batch", help="Patches per step."),
     steps: int = typer.Option(10000, "--steps", help="Optimiser steps."),

@@ -24,6 +24,11 @@ Specs (what ``--noise`` takes):
                      photo is mosaicked and bilinearly demosaiced too, which on CBSD432 costs
                      9-13 (0-255 scale) of error std before any noise is added: the model then learns
                      to undo a bilinear demosaic, which a camera's own JPEGs never need
+- ``camera:incamera`` what a camera's JPEG engine does to the noise before the JPEG step: chroma
+                     noise reduction (the noise's Cb and Cr blurred, Gaussian sigma drawn from
+                     [0, 2] px) and sharpening (the noise's luma through an unsharp mask of radius
+                     1 px, amount drawn from [0, 1]). Only the noise is changed, as with ``sharp``
+                     (combinable: ``camera:isp,sharp,incamera``)
 
 AWGN is not clipped (the standard benchmark protocol); camera noise is clipped to [0, 1] as a
 camera's output is.
@@ -35,7 +40,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import convolve
+from scipy.ndimage import convolve, gaussian_filter
 
 from registry.errors import ZooError
 
@@ -55,6 +60,7 @@ class NoiseSpec:
     wide: bool = False  # camera noise: shot range down to 1e-5
     isp: bool = False  # camera noise: colour matrix, gains and tone curve of Brooks et al.
     sharp: bool = False  # camera noise: demosaic the noise only, not the photo
+    incamera: bool = False  # camera noise: chroma noise reduction and sharpening of the noise
 
     @classmethod
     def parse(cls, text: str) -> NoiseSpec:
@@ -62,14 +68,16 @@ class NoiseSpec:
         if kind == "awgn":
             return cls("awgn", _sigma_range(arg or "25"))
         options = set(arg.split(",")) - {""}
-        if kind == "camera" and options <= {"jpeg", "nojpeg", "wide", "isp", "sharp"}:
+        if kind == "camera" and options <= {"jpeg", "nojpeg", "wide", "isp", "sharp", "incamera"}:
             return cls("camera", jpeg="nojpeg" not in options, wide="wide" in options, isp="isp" in options,
-                       sharp="sharp" in options)
-        raise ZooError(f"unknown noise spec {text!r}; use awgn:SIGMA, awgn:LOW-HIGH, camera[:isp,sharp,wide,nojpeg]")
+                       sharp="sharp" in options, incamera="incamera" in options)
+        raise ZooError(
+            f"unknown noise spec {text!r}; use awgn:SIGMA, awgn:LOW-HIGH, camera[:isp,sharp,incamera,wide,nojpeg]")
 
     def __str__(self) -> str:
         if self.kind == "camera":
-            flags = (("isp", self.isp), ("sharp", self.sharp), ("wide", self.wide), ("nojpeg", not self.jpeg))
+            flags = (("isp", self.isp), ("sharp", self.sharp), ("incamera", self.incamera), ("wide", self.wide),
+                     ("nojpeg", not self.jpeg))
             options = ",".join(o for o, on in flags if on)
             return f"camera:{options}" if options else "camera"
         lo, hi = self.sigma
@@ -80,7 +88,8 @@ class NoiseSpec:
         if self.kind == "awgn":
             sigma = float(rng.uniform(*self.sigma))
             return awgn(clean, sigma, rng), sigma
-        return camera_noise(clean, rng, jpeg=self.jpeg, wide=self.wide, isp=self.isp, sharp=self.sharp), 0.0
+        return camera_noise(clean, rng, jpeg=self.jpeg, wide=self.wide, isp=self.isp, sharp=self.sharp,
+                            incamera=self.incamera), 0.0
 
 
 def _sigma_range(arg: str) -> tuple[float, float]:
@@ -119,7 +128,7 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
 
 def camera_noise(
     clean: np.ndarray, rng: np.random.Generator, jpeg: bool = True, wide: bool = False, isp: bool = False,
-    sharp: bool = False,
+    sharp: bool = False, incamera: bool = False,
 ) -> np.ndarray:
     """Realistic noise for a float32 HxWx3 sRGB image; see the module docstring."""
     shot, read = _noise_levels(rng, WIDE_SHOT_RANGE if wide else SHOT_RANGE)
@@ -137,7 +146,25 @@ def camera_noise(
     else:  # (read noise at the empty sites too: kept so that older cards' commands reproduce)
         linear = demosaic(raw + noise)
     noisy = (pipeline.process(linear) if isp else linear_to_srgb(linear)).astype(np.float32)
+    if incamera:
+        noisy = in_camera_noise_processing(clean.astype(np.float32), noisy, rng)
     return jpeg_roundtrip(noisy, int(rng.integers(*JPEG_QUALITY, endpoint=True))) if jpeg else noisy
+
+
+_RGB2YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+
+
+def in_camera_noise_processing(clean: np.ndarray, noisy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A camera JPEG engine's chroma noise reduction and sharpening, applied to the noise
+    (``noisy - clean``, sRGB) only: Cb and Cr blurred with a Gaussian of sigma drawn from [0, 2] px,
+    luma sharpened by an unsharp mask (radius 1 px) of amount drawn from [0, 1]."""
+    chroma_sigma, amount = rng.uniform(0.0, 2.0), rng.uniform(0.0, 1.0)
+    ycc = (noisy - clean) @ _RGB2YCC.T
+    luma = ycc[..., 0]
+    ycc[..., 0] = luma + amount * (luma - gaussian_filter(luma, 1.0, mode="mirror"))
+    for c in (1, 2):
+        ycc[..., c] = gaussian_filter(ycc[..., c], chroma_sigma, mode="mirror")
+    return np.clip(clean + ycc @ np.linalg.inv(_RGB2YCC).T, 0.0, 1.0).astype(np.float32)
 
 
 # XYZ -> camera matrices of four cameras and the sRGB -> XYZ matrix, as in Brooks et al.'s
