@@ -151,7 +151,9 @@ def camera_noise(
     return jpeg_roundtrip(noisy, int(rng.integers(*JPEG_QUALITY, endpoint=True))) if jpeg else noisy
 
 
+# Full-range YCbCr (JPEG/JFIF), linear without offsets since it is applied to noise, not to pixel values.
 _RGB2YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_YCC2RGB = np.linalg.inv(_RGB2YCC)
 
 
 def in_camera_noise_processing(clean: np.ndarray, noisy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -164,7 +166,7 @@ def in_camera_noise_processing(clean: np.ndarray, noisy: np.ndarray, rng: np.ran
     ycc[..., 0] = luma + amount * (luma - gaussian_filter(luma, 1.0, mode="mirror"))
     for c in (1, 2):
         ycc[..., c] = gaussian_filter(ycc[..., c], chroma_sigma, mode="mirror")
-    return np.clip(clean + ycc @ np.linalg.inv(_RGB2YCC).T, 0.0, 1.0).astype(np.float32)
+    return np.clip(clean + ycc @ _YCC2RGB.T, 0.0, 1.0).astype(np.float32)
 
 
 # XYZ -> camera matrices of four cameras and the sRGB -> XYZ matrix, as in Brooks et al.'s
