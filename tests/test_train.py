@@ -140,3 +140,22 @@ def test_cards_switch_test_time_local_pooling_on():
     cfg = TrainConfig(model="mrdnet", data="d", patch=64)
     assert card_config(cfg, MRDNetConfig) == {"train_size": 64, "image_pooling": "local"}
     assert card_config(cfg, MWRCANetConfig) == {"train_size": 64, "attention_pooling": "local"}
+
+
+def test_several_data_folders_are_drawn_by_their_pixels_and_named_in_the_card(photos, tmp_path):
+    from zoo.noise import NoiseSpec
+    from zoo.train import PatchSampler
+
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(3):
+        save_rgb(big / f"b{i}.png", np.full((96, 80, 3), 0.9))
+    out = tmp_path / "m.safetensors"
+    card = train(photos, out, "--steps", "2", "--data", str(big))
+    assert card["training"]["data"] == "photos: 3 photos (1 held out: img3.png..img3.png); big: 2 photos (1 held out: b2.png..b2.png)"
+    assert card["training"]["command"].count("--data ") == 2
+
+    small, large = [np.zeros((32, 32, 3), np.uint8)], [np.full((64, 64, 3), 255, np.uint8)]  # 1 : 4 in pixels
+    sampler = PatchSampler([small, large], 32, NoiseSpec.parse("awgn:0"))
+    _, clean = sampler.batch(400, np.random.default_rng(0))
+    assert 0.72 < clean.mean() < 0.88  # the large folder's share of the pixels, 0.8

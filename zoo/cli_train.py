@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 
 def train(
     model: str = typer.Argument(..., help="Architecture to train."),
-    data: Path = typer.Option(..., "--data", help="Folder of clean full-size training photos."),
+    data: List[Path] = typer.Option(..., "--data", help="Folder of clean full-size training photos; repeat for "
+                                    "several (each drawn in proportion to its pixels)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output weights (.safetensors); OUT.ckpt and OUT.card.json beside it."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Config preset."),
     noise: str = typer.Option("awgn:0-50", "--noise", help="awgn:SIGMA, awgn:LOW-HIGH, or camera with options isp, sharp, incamera, wide, nojpeg (camera:isp,sharp)."),
@@ -21,7 +22,7 @@ def train(
     lr: float = typer.Option(1e-4, "--lr", help="Initial Adam learning rate (cosine decay)."),
     loss: str = typer.Option("l1", "--loss", help="l1 or l2."),
     channels: str = typer.Option("rgb", "--channels", help="rgb, or separate: one 1-channel net for R, G and B."),
-    holdout: int = typer.Option(8, "--holdout", help="Last N photos held out for validation."),
+    holdout: int = typer.Option(8, "--holdout", help="Last N photos of each --data folder held out for validation."),
     val_every: int = typer.Option(500, "--val-every", help="Validate and checkpoint every N steps."),
     seed: int = typer.Option(0, "--seed", help="Seed for patches, noise and weights."),
     init: Optional[str] = typer.Option(None, "--init", help="Start from these weights (fine-tune)."),
@@ -38,7 +39,7 @@ def train(
     with reported():
         from zoo.train import TrainConfig
 
-        cfg = TrainConfig(model=model, preset=preset, channels=channels, data=str(data), holdout=holdout, noise=noise,
+        cfg = TrainConfig(model=model, preset=preset, channels=channels, data=tuple(str(d) for d in data), holdout=holdout, noise=noise,
                           patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, init=init, val_every=val_every,
                           threads=threads, device=device, precision=precision, workers=workers)
         command = _command_line(cfg, out, backend)
@@ -52,7 +53,8 @@ def _command_line(cfg, out: Path, backend: str) -> str:
                "batch": cfg.batch, "steps": cfg.steps, "lr": cfg.lr, "loss": cfg.loss, "channels": cfg.channels,
                "holdout": cfg.holdout, "val-every": cfg.val_every, "seed": cfg.seed, "init": cfg.init,
                "device": cfg.device, "precision": cfg.precision, "backend": backend}
-    args = [f"--{k} {shlex.quote(str(v))}" for k, v in options.items() if v is not None]
+    args = [f"--{k} {shlex.quote(str(v))}" for k, values in options.items() if values is not None
+            for v in (values if k == "data" else (values,))]
     return f"zoo train {cfg.model} " + " ".join(args)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from registry.errors import ZooError
 from zoo.noise import NoiseSpec
@@ -34,8 +34,9 @@ class TrainConfig(BaseModel):
     preset: str | None = Field(None, description="Config preset.")
     channels: str = Field("rgb", description="'rgb', or 'separate': one single-channel network for R, G, B.")
     # -- data
-    data: str = Field(description="Folder of clean training photos.")
-    holdout: int = Field(8, ge=1, description="Last N photos (sorted by name) held out for validation.")
+    data: tuple[str, ...] = Field(description="Folders of clean training photos; each is drawn in proportion to "
+                                  "its pixels, and within a folder every photo equally.")
+    holdout: int = Field(8, ge=1, description="Last N photos (sorted by name) of each folder held out for validation.")
     noise: str = Field("awgn:0-50", description="Noise spec, see zoo.noise.")
     patch: int = Field(96, ge=16, description="Training patch size, cut from full-size photos.")
     batch: int = Field(16, ge=1, description="Patches per step.")
@@ -54,6 +55,12 @@ class TrainConfig(BaseModel):
     workers: int | None = Field(None, ge=0, description="Processes cutting patches (default: 0 on CPU, up to 8 "
                                 "on CUDA). Each step's patches depend on (seed, step) alone, so the "
                                 "workers never change what a step sees.")
+
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _folders(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, (str, Path)) else value  # one folder, as before
 
 
 # Options that change how fast a run goes, not what it computes: a checkpoint resumes under others.
@@ -88,14 +95,32 @@ def split(files: list[Path], holdout: int) -> tuple[list[Path], list[Path]]:
     return files[:-holdout], files[-holdout:]
 
 
-class PatchSampler:
-    """Random patches of full-size photos with random flips/rotations and fresh noise each draw."""
+def split_folders(folders: tuple[str, ...], holdout: int) -> tuple[list[list[Path]], list[Path]]:
+    """Each folder's training photos, and the last ``holdout`` photos of every folder for validation."""
+    pairs = [split(list_images(folder), holdout) for folder in folders]
+    return [train for train, _ in pairs], [p for _, val in pairs for p in val]
 
-    def __init__(self, images: list[np.ndarray], patch: int, noise: NoiseSpec):
-        small = [i for i in images if min(i.shape[:2]) < patch]
+
+def load_sampler(train: list[list[Path]], cfg: TrainConfig, spec: NoiseSpec) -> PatchSampler:
+    return PatchSampler([[read_rgb(p) for p in files] for files in train], cfg.patch, spec)
+
+
+class PatchSampler:
+    """Random patches of full-size photos with random flips/rotations and fresh noise each draw.
+
+    ``images`` is one list of photos, or a list of such lists (one per folder). A folder is drawn
+    with probability proportional to its pixels, then a photo of it uniformly; with one folder no
+    folder is drawn, so the random stream is the one single-folder runs have always used.
+    """
+
+    def __init__(self, images: list[np.ndarray] | list[list[np.ndarray]], patch: int, noise: NoiseSpec):
+        groups = images if images and isinstance(images[0], list) else [images]
+        small = [i for group in groups for i in group if min(i.shape[:2]) < patch]
         if small:
             raise ZooError(f"{len(small)} training images are smaller than the {patch}px patch")
-        self.images, self.patch, self.noise = images, patch, noise
+        pixels = np.array([sum(i.shape[0] * i.shape[1] for i in group) for group in groups], dtype=np.float64)
+        self.groups, self.share = groups, pixels / pixels.sum()
+        self.patch, self.noise = patch, noise
 
     def batch(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` noisy/clean pairs drawn from ``rng`` (the trainers pass :func:`batch_rng`)."""
@@ -103,7 +128,8 @@ class PatchSampler:
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
     def _one(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        img = self.images[rng.integers(len(self.images))]
+        group = self.groups[rng.choice(len(self.groups), p=self.share)] if len(self.groups) > 1 else self.groups[0]
+        img = group[rng.integers(len(group))]
         y = rng.integers(img.shape[0] - self.patch + 1)
         x = rng.integers(img.shape[1] - self.patch + 1)
         clean = dihedral(img[y : y + self.patch, x : x + self.patch], int(rng.integers(8)))
@@ -161,9 +187,9 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
     ckpt = Path(out).with_suffix(".ckpt")
     if resume and ckpt.exists():
         state = _load_checkpoint(ckpt, cfg, module, optim)
-    train_files, val_files = split(list_images(cfg.data), cfg.holdout)
+    train_files, val_files = split_folders(cfg.data, cfg.holdout)
     spec = NoiseSpec.parse(cfg.noise)
-    sampler = PatchSampler([read_rgb(p) for p in train_files], cfg.patch, spec)
+    sampler = load_sampler(train_files, cfg, spec)
     val = validation_set([read_rgb(p) for p in val_files], spec, cfg.val_sigma, cfg.seed)
     loss_fn = torch.nn.L1Loss() if cfg.loss == "l1" else torch.nn.MSELoss()
     infer = _inference(denoiser, cfg)
@@ -297,7 +323,7 @@ def _load_checkpoint(path: Path, cfg: TrainConfig, module: Any, optim: Any) -> T
 
 
 # -- the result ---------------------------------------------------------------------------------
-def finish(denoiser: Any, cfg: TrainConfig, out: Path, state: TrainState, train_files: list[Path],
+def finish(denoiser: Any, cfg: TrainConfig, out: Path, state: TrainState, train_files: list[list[Path]],
            val_files: list[Path], command: str, hardware: str = "") -> dict[str, Any]:
     """Write the safetensors weights and the JSON model card; return the card."""
     from zoo.weights import save_state
@@ -309,8 +335,7 @@ def finish(denoiser: Any, cfg: TrainConfig, out: Path, state: TrainState, train_
         "architecture": cfg.model, "file": out.name, "sha256": digest, "preset": cfg.preset,
         "config": card_config(cfg, type(denoiser.config)), "noise": _noise_domain(cfg.noise),
         "sigma_range": list(NoiseSpec.parse(cfg.noise).sigma) if cfg.noise.startswith("awgn") else None,
-        "training": {"command": command, "data": f"{Path(cfg.data).name}: {len(train_files)} photos "
-                     f"({len(val_files)} held out: {val_files[0].name}..{val_files[-1].name})",
+        "training": {"command": command, "data": describe_data(cfg, train_files, val_files),
                      "steps": state.step, "wall_time_s": round(state.wall, 1), "hardware": hardware,
                      "config": cfg.model_dump()},
         "metrics": {k: round(v, 4) for k, v in last.items() if k.startswith("val_")},
@@ -321,6 +346,16 @@ def finish(denoiser: Any, cfg: TrainConfig, out: Path, state: TrainState, train_
     with atomic_path(out.with_suffix(".card.json")) as tmp:
         tmp.write_text(json.dumps(card, indent=2))
     return card
+
+
+def describe_data(cfg: TrainConfig, train: list[list[Path]], val: list[Path]) -> str:
+    """'CBSD432: 424 photos (8 held out: a..b); Urban100: ...', one clause per folder."""
+    parts, start = [], 0
+    for folder, files in zip(cfg.data, train):
+        held = val[start : start + cfg.holdout]
+        start += cfg.holdout
+        parts.append(f"{Path(folder).name}: {len(files)} photos ({len(held)} held out: {held[0].name}..{held[-1].name})")
+    return "; ".join(parts)
 
 
 def _noise_domain(noise: str) -> str:

@@ -18,8 +18,8 @@ import tensorflow as tf
 
 from registry.errors import ZooError
 from zoo.noise import NoiseSpec
-from zoo.train import (PatchSampler, TrainConfig, TrainState, _inference, batch_rng, evaluate, finish, list_images,
-                       make_output_folder, read_rgb, split, validation_set)
+from zoo.train import (PatchSampler, TrainConfig, TrainState, _inference, batch_rng, evaluate, finish, load_sampler,
+                       make_output_folder, read_rgb, split_folders, validation_set)
 
 
 def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, float]], None] | None = None,
@@ -32,9 +32,9 @@ def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, f
     make_output_folder(out)
     keras.utils.set_random_seed(cfg.seed)
     denoiser = api.load(cfg.model, backend="tensorflow", preset=cfg.preset, pretrained=False)
-    train_files, val_files = split(list_images(cfg.data), cfg.holdout)
+    train_files, val_files = split_folders(cfg.data, cfg.holdout)
     spec = NoiseSpec.parse(cfg.noise)
-    sampler = PatchSampler([read_rgb(p) for p in train_files], cfg.patch, spec)
+    sampler = load_sampler(train_files, cfg, spec)
     val = validation_set([read_rgb(p) for p in val_files], spec, cfg.val_sigma, cfg.seed)
     state = TrainState()
     denoiser.model.compile(optimizer=keras.optimizers.Adam(CosineSchedule(cfg)), loss="mae" if cfg.loss == "l1" else "mse")
