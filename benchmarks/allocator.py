@@ -1,5 +1,5 @@
 """The allocator setting's effect, measured in one run: the same model and input timed in two fresh
-child processes, one with zoo.runtime's malloc tuning (the default) and one with ZOO_MALLOC=system.
+child processes, one with zoo.inference.runtime's malloc tuning (the default) and one with ZOO_MALLOC=system.
 
     python benchmarks/allocator.py [--model mwrcanet:awgn_small] [--sizes 768,1024,2048] [--threads 2]
 
@@ -19,7 +19,8 @@ CHILD = r"""
 import json, sys, time
 import numpy as np
 import torch
-from zoo import api, runtime
+from zoo import api
+from zoo.inference import runtime
 spec, sizes, threads = sys.argv[1], [int(s) for s in sys.argv[2].split(",")], int(sys.argv[3])
 torch.set_num_threads(threads)
 name, _, preset = spec.partition("@")

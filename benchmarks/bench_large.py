@@ -74,8 +74,8 @@ def _installed(arch) -> bool:
 
 
 def child(name: str, preset: str, image: str, out: str, max_memory: int) -> None:
-    from zoo import engine
-    from zoo.imageio import read_image, write_image
+    from zoo.inference import engine
+    from zoo.photo.imageio import read_image, write_image
 
     t0 = time.perf_counter()
     denoiser = _probe() if name == PROBE else _load(name, preset)
@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--max-memory", default="1G")
     parser.add_argument("--json", type=Path, default=Path("bench_large.json"))
     args = parser.parse_args()
-    from zoo.engine import parse_memory
+    from zoo.inference.engine import parse_memory
 
     with tempfile.TemporaryDirectory() as tmp:
         image = args.image or synthesise(Path(tmp) / "large.png")

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo import engine
-from zoo.bench import _load
-from zoo.noise import NoiseSpec
-from zoo.train import evaluate, list_images, read_rgb, split, validation_set
+from zoo.inference import engine
+from zoo.bench.quality import _load
+from zoo.imaging.noise import NoiseSpec
+from zoo.training.data import evaluate, list_images, read_rgb, split, validation_set
 
 
 def main() -> None:

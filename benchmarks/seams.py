@@ -34,7 +34,7 @@ def measure(pooling: str, image: np.ndarray, preset: str, tile: int | None, seed
     import torch
 
     import zoo
-    from zoo import engine
+    from zoo.inference import engine
 
     torch.manual_seed(seed)
     if tag:  # trained weights: their card fixes the preset and the training patch size

@@ -1,5 +1,5 @@
 """Regenerate the bundled example: scikit-image's 'coffee' photo (CC0, Rachel Michetti) with
-realistic camera noise (zoo.noise 'camera:sharp': Poisson-Gaussian noise at the sites of a Bayer
+realistic camera noise (zoo.imaging.noise 'camera:sharp': Poisson-Gaussian noise at the sites of a Bayer
 mosaic, spread by demosaicing, sRGB curve, JPEG), as a photo from a camera at high ISO looks.
 
     python examples/make_example.py   # writes examples/coffee-noisy.png (seed 9)
@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from zoo.noise import NoiseSpec
+from zoo.imaging.noise import NoiseSpec
 
 SEED = 9  # a draw with clearly visible noise (29.1 dB against the clean crop)
 

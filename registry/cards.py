@@ -37,7 +37,7 @@ def _read(package: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def card_from_json(data: dict[str, Any], tag: str) -> PretrainedWeights:
-    """Map a training card (see zoo.train.finish) to a PretrainedWeights entry."""
+    """Map a training card (see zoo.training.loop.finish) to a PretrainedWeights entry."""
     training = data.get("training", {})
     if isinstance(training, dict):
         training = (f"{training.get('command', '')} | data: {training.get('data', '')} | "

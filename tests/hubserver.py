@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-# huggingface_hub reads these once, at import: set them before anything imports it. zoo.hub also
+# huggingface_hub reads these once, at import: set them before anything imports it. zoo.weights.hub also
 # passes endpoint and cache per call, so the per-test monkeypatched values below are what count.
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

@@ -9,7 +9,7 @@ from PIL import Image
 from registry.config import DenoiserConfig
 from registry.errors import ZooError
 from tests._zoo_models import Identity
-from zoo import batch
+from zoo.inference import batch
 
 PLUGIN = '''
 from zoo import Architecture, DenoiserConfig, hookimpl
@@ -130,7 +130,7 @@ def test_cli_batch_summary_and_exit_code(folder, tmp_path, plugin_dir):
 
 
 def test_a_second_run_over_a_folder_ignores_its_own_outputs(tmp_path):
-    from zoo import batch
+    from zoo.inference import batch
 
     for name in ("a.png", "a_denoised-cbm3d.png", "b_denoised-other.png", "c_denoised-cbm3d.jpg"):
         (tmp_path / name).write_bytes(b"")
@@ -144,7 +144,7 @@ def test_a_second_run_over_a_folder_ignores_its_own_outputs(tmp_path):
 
 
 def test_jobs_are_reported_in_order_once_written_and_write_failures_are_recorded(tmp_path, monkeypatch):
-    from zoo import imageio
+    from zoo.photo import imageio
 
     sources = [_png(tmp_path / f"{n}.png") for n in ("a", "b", "c", "d")]
     (tmp_path / "c.png").write_bytes(b"not a png")  # fails to read

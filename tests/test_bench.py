@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from registry.errors import ZooError
 from registry.manager import get_registry
 from tests.conftest import DATASETS, save_rgb
-from zoo import Architecture, Denoiser, DenoiserConfig, bench, hookimpl, metrics
+from zoo import Architecture, Denoiser, DenoiserConfig, hookimpl
+from zoo.bench import quality as bench
+from zoo.imaging import metrics
 from zoo.cli import app
 
 runner = CliRunner()

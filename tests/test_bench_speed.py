@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from registry.errors import UnknownModelError, ZooError
-from zoo import bench_speed
+from zoo.bench import peaks as bench_peaks
+from zoo.bench import speed as bench_speed
 from zoo.cli import app
 
 pytest.importorskip("torch")
@@ -30,7 +31,7 @@ def speed_run(tmp_path_factory):
 
 
 def test_peaks_are_positive_gflops():
-    peaks = bench_speed.measure_peaks(("fp32", "bf16"), size=128, repeat=1)
+    peaks = bench_peaks.measure_peaks(("fp32", "bf16"), size=128, repeat=1)
     assert set(peaks) == {"matmul_torch_fp32", "matmul_numpy_fp32", "conv3x3_torch_fp32",
                           "matmul_torch_bf16", "conv3x3_torch_bf16"}
     assert all(math.isfinite(v) and v > 0 for v in peaks.values())
@@ -114,7 +115,7 @@ def test_bad_specs_and_sizes_raise_one_line_errors():
 def test_cpu_info_reads_bf16_and_amx_flags(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("model name\t: Test CPU\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
-    info = bench_speed.cpu_info(cpuinfo)
+    info = bench_peaks.cpu_info(cpuinfo)
     assert info["cpu_model"] == "Test CPU" and info["cpu_flags"] == ["avx2", "avx512f", "avx512_bf16"]
     assert info["bf16"] and not info["amx"]
 

@@ -10,9 +10,9 @@ import pytest
 pytest.importorskip("torch")
 
 from registry.errors import WeightsError, ZooError  # noqa: E402
-from zoo import convert as conv  # noqa: E402
+from zoo.weights import convert as conv  # noqa: E402
 from zoo.testing import sample_image  # noqa: E402
-from zoo.weights import load_state, save_state  # noqa: E402
+from zoo.weights.files import load_state, save_state  # noqa: E402
 
 MODEL, PRESET = "mwrcanet", "tiny"
 

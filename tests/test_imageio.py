@@ -11,8 +11,8 @@ from PIL import Image, ImageCms, ImageOps
 from registry.config import DenoiserConfig
 from registry.errors import ImageReadError
 from tests._zoo_models import Identity
-from zoo import engine
-from zoo.imageio import Photo, read_image, write_image
+from zoo.inference import engine
+from zoo.photo.imageio import Photo, read_image, write_image
 
 RNG = np.random.default_rng(7)
 ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

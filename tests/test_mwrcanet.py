@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from tests.conftest import run_zoo, save_rgb
-from zoo.weights import save_state
+from zoo.weights.files import save_state
 
 torch = pytest.importorskip("torch")
 
@@ -94,7 +94,8 @@ def test_full_preset_is_the_seed_network_with_shared_alpha():
 
 
 def test_local_pooling_brings_tiles_closer_to_the_whole_image():
-    from zoo import engine, load
+    from zoo import load
+    from zoo.inference import engine
 
     rng = np.random.default_rng(0)
     ramp = np.linspace(0, 1, 480, dtype=np.float32)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from registry.errors import ZooError
-from zoo.noise import (
+from zoo.imaging.noise import (
     CameraPipeline, NoiseSpec, demosaic, in_camera_noise_processing, linear_to_srgb, mosaic, srgb_to_linear,
 )
 

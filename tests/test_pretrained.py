@@ -28,10 +28,10 @@ def test_golden_crop_matches_the_card(arch, tag):
 
 @pytest.mark.parametrize("arch, tag", shipped())
 def test_shipped_files_are_small_and_verified(arch, tag):
-    from zoo import weights
-    from zoo.api import _package
+    from zoo.weights.resolve import resolve
+    from zoo.weights.names import plugin_package as _package
 
     a = get_registry().get(arch)
     card = a.weights_for(tag)
-    path = weights.resolve(card.file, card.sha256, package=_package(a))
+    path = resolve(card.file, card.sha256, package=_package(a))
     assert path.stat().st_size < 20_000_000

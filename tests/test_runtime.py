@@ -12,7 +12,7 @@ import pytest
 from registry.errors import ZooError
 from tests.test_cli import assert_one_line_error, zoo
 from zoo import api
-from zoo.metrics import psnr
+from zoo.imaging.metrics import psnr
 
 RNG = np.random.default_rng(11)
 
@@ -72,7 +72,7 @@ def test_runtimes_a_backend_lacks_are_refused_in_one_line(rgb_image):
 def test_allocator_is_tuned_unless_asked_not_to(env, expected, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    code = "import zoo.runtime as r; print(r.tune_allocator(), r.allocator_tuned())"
+    code = "import zoo.inference.runtime as r; print(r.tune_allocator(), r.allocator_tuned())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     if "glibc" not in " ".join(platform.libc_ver()).lower():
         pytest.skip("not glibc")

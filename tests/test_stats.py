@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from registry.manager import get_registry
-from zoo import catalogue, stats
+from zoo.cli import catalogue
+from zoo.bench import stats
 
 
 def test_meta_device_count_matches_a_real_pass():

@@ -60,8 +60,10 @@ def test_resume_continues_from_the_checkpoint(photos, tmp_path):
 def test_each_step_sees_the_same_patches_with_any_workers_and_after_a_resume():
     import torch
 
-    from zoo.noise import NoiseSpec
-    from zoo.train import PatchSampler, TrainConfig, _step_batches
+    from zoo.imaging.noise import NoiseSpec
+    from zoo.training.config import TrainConfig
+    from zoo.training.data import PatchSampler
+    from zoo.training.loop import _step_batches
 
     rng = np.random.default_rng(5)
     photos = [rng.integers(0, 256, (48, 40, 3), dtype=np.uint8) for _ in range(3)]
@@ -135,7 +137,8 @@ def test_separate_channels_trains_one_single_channel_net(photos, tmp_path):
 def test_cards_switch_test_time_local_pooling_on():
     from plugins.mrdnet.config import MRDNetConfig
     from plugins.mwrcanet.config import MWRCANetConfig
-    from zoo.train import TrainConfig, card_config
+    from zoo.training.card import card_config
+    from zoo.training.config import TrainConfig
 
     cfg = TrainConfig(model="mrdnet", data="d", patch=64)
     assert card_config(cfg, MRDNetConfig) == {"train_size": 64, "image_pooling": "local"}
@@ -143,8 +146,8 @@ def test_cards_switch_test_time_local_pooling_on():
 
 
 def test_several_data_folders_are_drawn_by_their_pixels_and_named_in_the_card(photos, tmp_path):
-    from zoo.noise import NoiseSpec
-    from zoo.train import PatchSampler
+    from zoo.imaging.noise import NoiseSpec
+    from zoo.training.data import PatchSampler
 
     big = tmp_path / "big"
     big.mkdir()

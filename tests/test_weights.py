@@ -1,4 +1,4 @@
-"""zoo.weights: every reference resolves to a verified safetensors file or a one-line WeightsError."""
+"""zoo.weights (files, resolve): every reference resolves to a verified safetensors file or a one-line WeightsError."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 from registry.errors import WeightsError
 from tests import toyplugin
 from tests.hubserver import git_sha1, hub  # noqa: F401  (fixture)
-from zoo import hub as zhub
-from zoo import weights
+from zoo.weights import hub as zhub
+from zoo.weights import files as weights
+from zoo.weights.resolve import resolve
 
 
 @pytest.fixture
@@ -31,18 +32,18 @@ def test_save_state_is_atomic_and_returns_the_sha256(toy_file, tmp_path):
 
 def test_local_path_checked_against_its_pin(toy_file):
     path, sha = toy_file
-    assert weights.resolve(str(path), sha) == path
+    assert resolve(str(path), sha) == path
     with pytest.raises(WeightsError, match="checksum mismatch .* was not loaded"):
-        weights.resolve(str(path), "f" * 64)
+        resolve(str(path), "f" * 64)
     with pytest.raises(WeightsError, match="weights file not found"):
-        weights.resolve(str(path.with_name("absent.safetensors")))
+        resolve(str(path.with_name("absent.safetensors")))
 
 
 def test_bundled_needs_its_package():
     with pytest.raises(WeightsError, match="needs the plugin package"):
-        weights.resolve("bundled:x.safetensors")
+        resolve("bundled:x.safetensors")
     with pytest.raises(WeightsError, match="missing from plugins.classical"):
-        weights.resolve("bundled:x.safetensors", package="plugins.classical")
+        resolve("bundled:x.safetensors", package="plugins.classical")
 
 
 def test_only_safetensors_is_parsed(tmp_path, toy_file):
@@ -75,10 +76,10 @@ def test_hf_reference_checked_against_pin_and_hub_hash(hub, toy_file):
     path, sha = toy_file
     hub.commit("org/toy", {"model.safetensors": path.read_bytes()})
     ref = "hf://org/toy/model.safetensors"
-    cached = weights.resolve(ref, sha)
+    cached = resolve(ref, sha)
     assert cached.resolve().name == sha  # the blob is named by the ETag the hub sent: its sha256
     with pytest.raises(WeightsError, match="expected pinned sha256 ffffffffffff"):
-        weights.resolve(ref, "f" * 64)
+        resolve(ref, "f" * 64)
     assert cached.exists()  # intact per the hub's hash: kept, just not loaded under a wrong pin
 
 

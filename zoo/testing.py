@@ -28,6 +28,7 @@ from registry.denoiser import Denoiser
 from registry.errors import WeightsError
 from registry.manager import get_registry
 from registry.spec import Architecture
+from zoo.imaging.samples import GOLDEN_SEED, golden_pair, sample_image  # noqa: F401  (public here too)
 
 ODD_SIZE = (37, 29)  # odd and coprime with every size multiple, so padding is always exercised
 PARITY_ATOL = 1e-4
@@ -36,15 +37,6 @@ SIGMA = 25.0  # fed to models that take a noise level
 
 def _architecture(arch: str | Architecture) -> Architecture:
     return arch if isinstance(arch, Architecture) else get_registry().get(arch)
-
-
-def sample_image(size: tuple[int, int], seed: int = 0) -> np.ndarray:
-    """A smooth gradient plus noise: a photo-like float32 HxWx3 input in [0, 1]."""
-    h, w = size
-    yy, xx = np.mgrid[0:h, 0:w] / max(h, w, 1)
-    base = np.stack([xx, yy, 0.5 * (xx + yy)], axis=-1)
-    noisy = base + np.random.default_rng(seed).normal(0, 0.1, base.shape)
-    return np.clip(noisy, 0, 1).astype(np.float32)
 
 
 @dataclass
@@ -131,7 +123,7 @@ class Conformance:
 
     def check_state_roundtrip(self, backend: str, tmp_dir: Path) -> None:
         """state_dict -> .safetensors -> a fresh instance: same tensors, identical output."""
-        from zoo.weights import load_state, save_state
+        from zoo.weights.files import load_state, save_state
 
         d = self.denoiser(backend)
         state = d.state_dict()
@@ -230,27 +222,11 @@ def cases(
     return found
 
 
-# -- golden checks of shipped weights -----------------------------------------------------------
-GOLDEN_SEED = 2020
-
-
-def golden_pair(noise: str) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed (noisy, clean) 128x128 crop of scikit-image's CC0 'coffee' photo, for golden checks
-    of pretrained weights: AWGN sigma 25 for AWGN models, seeded camera noise for real-noise ones.
-    The clean crop is an 8-bit photo no built-in model was trained or selected on."""
-    from skimage import data
-
-    from zoo.noise import NoiseSpec
-
-    clean = data.coffee()[200:328, 300:428].astype(np.float32) / 255.0
-    spec = NoiseSpec.parse("camera" if noise == "real" else "awgn:25")
-    return spec.apply(clean, np.random.default_rng(GOLDEN_SEED))[0], clean
-
-
+# -- golden checks of shipped weights (the crop: zoo.imaging.samples.golden_pair) -----------------
 def golden_psnr(denoiser: Denoiser, noise: str) -> float:
     """PSNR of ``denoiser`` on :func:`golden_pair` (the number a card's ``golden_psnr`` states)."""
-    from zoo import engine
-    from zoo.metrics import psnr
+    from zoo.inference import engine
+    from zoo.imaging.metrics import psnr
 
     noisy, clean = golden_pair(noise)
     sigma = 25.0 if noise != "real" and denoiser.takes_sigma else None

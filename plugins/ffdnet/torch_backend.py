@@ -14,7 +14,7 @@ import torch
 
 from plugins._backends.torch_base import TorchDenoiser
 from plugins.ffdnet.config import FFDNetConfig
-from zoo.noise import estimate_sigma
+from zoo.imaging.noise import estimate_sigma
 
 WEIGHTS_FILE = "ffdnet_weights_rgb.pth"
 

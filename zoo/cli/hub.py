@@ -1,34 +1,21 @@
 """Hub commands of the `zoo` CLI: pull, cache list|verify|clear, export, push.
 
-Thin commands: they parse options and call zoo.hub / zoo.publish, which are imported inside the
+Thin commands: they parse options and call zoo.weights.hub / zoo.weights.publish, which are imported inside the
 commands so that `zoo list` never imports huggingface_hub.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
-from typing import Any, Iterator, List, Optional
+from typing import Any, List, Optional
 
 import typer
 
+from zoo.cli.console import err, out, reported
+
 OFFLINE_HELP = "Use the local cache only: no network request at all (also HF_HUB_OFFLINE=1)."
 ALL_HELP = "Every cached model repository, not only the zoo's."
-
-
-@contextlib.contextmanager
-def _reported() -> Iterator[None]:
-    from zoo.cli import reported  # at call time: zoo.cli imports this module while it loads
-
-    with reported():
-        yield
-
-
-def _console(stderr: bool = False) -> Any:
-    from zoo import cli
-
-    return cli.err if stderr else cli.out
 
 
 def pull(
@@ -38,14 +25,14 @@ def pull(
     """Download weights into the Hugging Face cache (re-checking the revision) and verify them."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    from zoo import hub
+    from zoo.weights import hub
 
-    with _reported():
+    with reported():
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-        with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
+        with Progress(*columns, console=err, transient=True) as progress:
             paths = hub.pull(model, offline=offline or None, tqdm_class=rich_tqdm(progress))
         for path in paths:
-            _console().print(f"cached {path}", highlight=False, soft_wrap=True)
+            out.print(f"cached {path}", highlight=False, soft_wrap=True)
 
 
 def rich_tqdm(progress: Any) -> type:
@@ -81,17 +68,17 @@ def cache_list(
     """Cached files of the zoo's Hub repositories (no network)."""
     from rich.table import Table
 
-    from zoo import hub
+    from zoo.weights import hub
 
-    with _reported():
+    with reported():
         rows = [{"repo": r.repo_id, "revision": r.revision, "refs": list(r.refs), "file": r.filename,
                  "size": r.size, "path": str(r.path)} for r in hub.cache_files(everything)]
         if as_json:
-            return _console().print_json(json.dumps(rows))
+            return out.print_json(json.dumps(rows))
         table = Table("repo", "revision", "refs", "file", "size", title=f"cache: {hub.cache_dir()}")
         for r in rows:
             table.add_row(r["repo"], r["revision"][:12], ", ".join(r["refs"]), r["file"], f"{r['size']:,}")
-        _console().print(table if rows else "no cached zoo weights")
+        out.print(table if rows else "no cached zoo weights")
 
 
 @cache_app.command("verify")
@@ -100,16 +87,16 @@ def cache_verify(
     delete: bool = typer.Option(False, "--delete", help="Delete corrupt files so the next use re-downloads them."),
 ) -> None:
     """Re-hash every cached file against the hash the Hub reported for it; exit 1 if any is corrupt."""
-    from zoo import hub
+    from zoo.weights import hub
 
-    with _reported():
+    with reported():
         bad = 0
         for row, intact in hub.verify_cache(everything, delete):
             bad += not intact
             status = "ok" if intact else ("[red]CORRUPT, deleted[/red]" if delete else "[red]CORRUPT[/red]")
-            _console().print(f"{status}  {row.repo_id}@{row.revision[:12]}  {row.filename}", highlight=False)
+            out.print(f"{status}  {row.repo_id}@{row.revision[:12]}  {row.filename}", highlight=False)
         if bad:
-            _console(stderr=True).print(f"{bad} corrupt file(s)" + ("" if delete else "; rerun with --delete"))
+            err.print(f"{bad} corrupt file(s)" + ("" if delete else "; rerun with --delete"))
             raise typer.Exit(1)
 
 
@@ -120,13 +107,13 @@ def cache_clear(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete cached revisions with huggingface_hub's cache API."""
-    from zoo import hub
+    from zoo.weights import hub
 
-    with _reported():
+    with reported():
         if not yes:
             typer.confirm(f"delete cached {'repositories ' + ', '.join(repos) if repos else 'zoo weights'}?", abort=True)
         revisions, freed = hub.clear_cache(repos, everything)
-        _console().print(f"deleted {revisions} revision(s), {freed:,} bytes")
+        out.print(f"deleted {revisions} revision(s), {freed:,} bytes")
 
 
 def export(
@@ -141,14 +128,14 @@ def export(
     offline: bool = typer.Option(False, "--offline", help=OFFLINE_HELP),
 ) -> None:
     """Write a Hub-ready folder: model.safetensors, config.json and a README.md model card."""
-    from zoo import publish
+    from zoo.weights import publish
 
-    with _reported():
+    with reported():
         written = publish.export(model, out_dir, weights=weights, preset=preset, backend=backend,
                                  datasets=datasets or (), overwrite=overwrite, trust_pickle=trust_pickle,
                                  offline=offline or None)
         for path in written.values():
-            _console().print(f"wrote {path}", highlight=False, soft_wrap=True)
+            out.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 
 def push(
@@ -160,11 +147,11 @@ def push(
     message: Optional[str] = typer.Option(None, "--message", "-m", help="Commit message."),
 ) -> None:
     """Upload an exported folder to the Hub with huggingface_hub, in one commit."""
-    from zoo import publish
+    from zoo.weights import publish
 
-    with _reported():
+    with reported():
         url = publish.push(folder, repo, token=token, private=private, revision=revision, message=message)
-        _console().print(f"pushed {folder} to {url}", highlight=False, soft_wrap=True)
+        out.print(f"pushed {folder} to {url}", highlight=False, soft_wrap=True)
 
 
 def add_commands(app: typer.Typer) -> None:

@@ -60,13 +60,13 @@ def convert(src: Path, dst: Path, model: str | None = None, preset: str | None =
 
 
 def _read_canonical(path: Path) -> dict[str, np.ndarray]:
-    from zoo.weights import load_state
+    from zoo.weights.files import load_state
 
     return load_state(path)
 
 
 def _write_canonical(state: dict[str, np.ndarray], dst: Path, model: str | None, preset: str | None) -> None:
-    from zoo.weights import save_state
+    from zoo.weights.files import save_state
 
     metadata = None
     if model is not None:
@@ -131,7 +131,7 @@ def _keras_save(model: Any, dst: Path) -> None:
 
 
 def _denoiser(model: str, preset: str | None, backend: str) -> Any:
-    from zoo.api import parse_model
+    from zoo.weights.names import parse_model
 
     arch = get_registry().get(parse_model(model)[0])
     denoiser = arch.build(arch.config.preset(preset), backend)
@@ -140,7 +140,7 @@ def _denoiser(model: str, preset: str | None, backend: str) -> Any:
 
 
 def _any_backend(model: str) -> str:
-    from zoo.api import parse_model
+    from zoo.weights.names import parse_model
 
     return get_registry().get(parse_model(model)[0]).default_backend()
 

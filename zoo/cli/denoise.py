@@ -1,100 +1,21 @@
-"""The `zoo` command line: thin commands that parse options and call the API."""
+"""`zoo denoise`: files, folders and globs through the tiled engine, each output written atomically."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from registry.errors import ZooError
-from registry.manager import get_registry
-from zoo import api, catalogue
-from zoo.cli_bench import bench as bench_app
-from zoo.cli_convert import add_commands as add_convert_commands
-from zoo.cli_hub import add_commands as add_hub_commands
-from zoo.cli_train import add_commands as add_train_commands
-
-app = typer.Typer(
-    name="zoo", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-    help="Denoise photos with a zoo of deep-learning and classical denoisers.",
-)
-out = Console()
-err = Console(stderr=True)
-state = {"debug": os.environ.get("ZOO_DEBUG") == "1"}
+from zoo import api
+from zoo.cli.console import err, out, reported
+from zoo.weights.names import DEFAULT_MODEL
 
 
-@contextlib.contextmanager
-def reported() -> Iterator[None]:
-    """Turn ZooError into one line on stderr and exit 1; Ctrl-C into exit 130."""
-    try:
-        yield
-    except ZooError as exc:
-        if state["debug"]:
-            raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err.print("interrupted; no partial output was left")
-        raise typer.Exit(130) from None
-
-
-@app.callback()
-def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
-    state["debug"] = debug or os.environ.get("ZOO_DEBUG") == "1"  # per invocation, not sticky
-
-
-@app.command("list")
-def list_models(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Every architecture: aliases, backends, pretrained tags."""
-    with reported():
-        rows = [catalogue.summary(a) for a in get_registry().architectures.values()]
-        if as_json:
-            return out.print_json(json.dumps(rows))
-        table = Table("model", "aliases", "backends", "pretrained", "description")
-        for r in rows:
-            backends = ", ".join(f"{b}{'' if ok else ' (not installed)'}" for b, ok in r["backends"].items())
-            tags = ", ".join(f"{p['name']} [{p['noise']}, {p['source']}]" for p in r["pretrained"]) or "-"
-            table.add_row(r["name"], ", ".join(r["aliases"]), backends, tags, r["description"])
-        out.print(table)
-
-
-@app.command()
-def info(
-    model: str = typer.Argument(..., help="Architecture name or alias."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-) -> None:
-    """Config schema and presets, pretrained cards with measured metrics, paper."""
-    with reported():
-        data = catalogue.details(get_registry().get(api.parse_model(model)[0]))
-        if as_json:
-            return out.print_json(json.dumps(data))
-        out.print(catalogue.render_details(data))
-
-
-@app.command()
-def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Loaded plugins, and plugins that failed with the reason."""
-    with reported():
-        rows = [catalogue.plugin_row(p) for p in get_registry().plugins.values()]
-        if as_json:
-            return out.print_json(json.dumps(rows))
-        table = Table("plugin", "status", "architectures / reason", "source")
-        for r in rows:
-            status = "[green]loaded[/green]" if r["loaded"] else "[red]failed[/red]"
-            table.add_row(r["name"], status, r["error"] or ", ".join(r["architectures"]), r["source"])
-        out.print(table)
-
-
-@app.command()
 def denoise(
     inputs: List[str] = typer.Argument(..., help="Image files, directories or globs."),
-    model: str = typer.Option(api.DEFAULT_MODEL, "--model", "-m", help="MODEL or MODEL:TAG."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="MODEL or MODEL:TAG."),
     backend: Optional[str] = typer.Option(None, "--backend", help="torch, tensorflow, ..."),
     weights: Optional[str] = typer.Option(None, "--weights", help="Path, bundled:FILE or hf://ORG/REPO/FILE@REV."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Config preset (when no pretrained card fixes it)."),
@@ -123,11 +44,11 @@ def denoise(
     offline: bool = typer.Option(False, "--offline", help="Hub weights from the cache only, no network."),
 ) -> None:
     """Denoise photos; by default each output is written beside its input as NAME_denoised-MODEL.EXT."""
-    from zoo import batch
+    from zoo.inference import batch
 
     with reported():
         if threads is not None:
-            from zoo import runtime
+            from zoo.inference import runtime
 
             runtime.set_threads(threads)
         jobs = batch.expand_inputs(inputs, recursive)
@@ -159,7 +80,7 @@ def _finish(jobs) -> None:
     failed = [job for job in jobs if job.error]
     if len(jobs) == 1 and (failed or jobs[0].skipped):  # one input: a skip is the answer, as an error
         raise ZooError(jobs[0].error or jobs[0].skipped)
-    from zoo import batch
+    from zoo.inference import batch
 
     lines, code = batch.summary(jobs)
     for line in lines:
@@ -168,13 +89,5 @@ def _finish(jobs) -> None:
         raise typer.Exit(code)
 
 
-add_hub_commands(app)  # pull, cache, export, push (zoo/cli_hub.py)
-add_convert_commands(app)  # convert (zoo/cli_convert.py)
-add_train_commands(app)  # train (zoo/cli_train.py)
-app.add_typer(bench_app, name="bench")  # zoo bench quality (zoo/cli_bench.py)
-
-
-def run() -> None:
-    """Console-script entry point: load plugin commands, then run."""
-    get_registry().call_register_commands(app)
-    app()
+def add_commands(app: typer.Typer) -> None:
+    app.command()(denoise)

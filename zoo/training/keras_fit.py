@@ -1,6 +1,6 @@
 """Training with Keras ``fit`` (TensorFlow backend), writing the same canonical weights and card.
 
-The torch loop (:mod:`zoo.train`) is the main path; this one shows that a Keras user can train a
+The torch loop (:mod:`zoo.training.loop`) is the main path; this one shows that a Keras user can train a
 zoo architecture with the tools they know, and that the result loads in the PyTorch backend. It
 shares the data pipeline, noise, schedule, validation and card with the torch loop; it does not
 resume from checkpoints. Imported only when ``zoo train --backend tensorflow`` runs.
@@ -17,21 +17,23 @@ import numpy as np
 import tensorflow as tf
 
 from registry.errors import ZooError
-from zoo.noise import NoiseSpec
-from zoo.train import (PatchSampler, TrainConfig, TrainState, _inference, batch_rng, evaluate, finish, load_sampler,
-                       make_output_folder, read_rgb, split_folders, validation_set)
+from zoo.imaging.noise import NoiseSpec
+from zoo.training.card import finish
+from zoo.training.config import TrainConfig, TrainState
+from zoo.training.data import (PatchSampler, batch_rng, evaluate, inference, load_sampler, make_output_folder, read_rgb,
+                               split_folders, validation_set)
 
 
 def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, float]], None] | None = None,
                 command: str = "") -> dict[str, Any]:
-    """Train ``cfg.model`` with ``keras.Model.fit``; see :func:`zoo.train.train` for the outputs."""
-    from zoo import api
+    """Train ``cfg.model`` with ``keras.Model.fit``; see :func:`zoo.training.loop.train` for the outputs."""
+    from zoo.weights.loader import load
 
     if cfg.precision != "fp32":
         raise ZooError("--precision bf16 is offered by the torch backend only")
     make_output_folder(out)
     keras.utils.set_random_seed(cfg.seed)
-    denoiser = api.load(cfg.model, backend="tensorflow", preset=cfg.preset, pretrained=False)
+    denoiser = load(cfg.model, backend="tensorflow", preset=cfg.preset, pretrained=False)
     train_files, val_files = split_folders(cfg.data, cfg.holdout)
     spec = NoiseSpec.parse(cfg.noise)
     sampler = load_sampler(train_files, cfg, spec)
@@ -44,7 +46,7 @@ def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, f
 
 
 class CosineSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """The torch loop's schedule (zoo.train.lr_at), so both backends train alike."""
+    """The torch loop's schedule (zoo.training.loop.lr_at), so both backends train alike."""
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
@@ -80,7 +82,7 @@ class Progress(keras.callbacks.Callback):
         self.state.step += 1
         metrics = {"loss": float((logs or {}).get("loss", np.nan))}
         if self.state.step % self.cfg.val_every == 0 or self.state.step == self.cfg.steps:
-            metrics.update({f"val_{k}": v for k, v in evaluate(_inference(self.denoiser, self.cfg), self.val).items()})
+            metrics.update({f"val_{k}": v for k, v in evaluate(inference(self.denoiser), self.val).items()})
             self.state.wall = time.perf_counter() - self.start
             self.state.history.append({"step": self.state.step, **metrics})
         if self.on_step:

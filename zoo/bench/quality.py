@@ -9,7 +9,7 @@ Two modes:
 - real: ``noisy_dir`` holds real noisy photos and ``dataset`` their clean references, paired by
   name (see :func:`pair_key`); every model runs blind (sigma None: CBM3D and FFDNet estimate it).
 
-The noisy input is scored too, as the row ``noisy``. Metrics follow :mod:`zoo.metrics`.
+The noisy input is scored too, as the row ``noisy``. Metrics follow :mod:`zoo.imaging.metrics`.
 A model spec ending in ``+x8`` (``mwrcanet+x8``) runs with the self-ensemble: the mean of the 8
 flips/rotations, as ``zoo denoise --ensemble`` (the "+" rows of NTIRE papers).
 A model that fails to load, or fails on an image, is skipped with a reason and the run goes on.
@@ -17,13 +17,11 @@ A model that fails to load, or fails on an image, is skipped with a reason and t
 
 from __future__ import annotations
 
-import csv
 import json
-import platform
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -31,7 +29,8 @@ import numpy as np
 
 from registry.denoiser import Denoiser
 from registry.errors import ZooError, one_line
-from zoo import metrics
+from zoo.bench.report import environment, finite, plot, write_csv
+from zoo.imaging import metrics
 
 NOISY = "noisy"  # the label of the noisy-input row
 ENSEMBLE_SUFFIX = "+x8"  # MODEL+x8: the mean over the 8 flips/rotations
@@ -202,17 +201,18 @@ def _load(spec: str, backend: str | None) -> Denoiser:
     """``backend`` applies to the models that have it (CBM3D has numpy only), others use their default.
     ``ARCH=WEIGHTS`` benchmarks a weight file (e.g. a training run's output) under the label ``spec``."""
     from registry.manager import get_registry
-    from zoo import api
+    from zoo.weights.loader import load
+    from zoo.weights.names import parse_model
 
     model, _, weights = spec.partition("=")
-    arch = get_registry().get(api.parse_model(model)[0])
-    return api.load(model, backend=backend if backend in arch.backends else None, weights=weights or None)
+    arch = get_registry().get(parse_model(model)[0])
+    return load(model, backend=backend if backend in arch.backends else None, weights=weights or None)
 
 
 # -- images and noise ----------------------------------------------------------------------------
 def synthetic_noisy(clean: np.ndarray, sigma: float, seed: int, index: int) -> np.ndarray:
     """``clean`` + AWGN of ``sigma`` (0-255 scale), reproducible per (seed, sigma, image index)."""
-    from zoo.noise import awgn
+    from zoo.imaging.noise import awgn
 
     rng = np.random.default_rng([seed, round(1000 * sigma), index])
     return awgn(clean, sigma, rng)
@@ -228,7 +228,7 @@ def center_crop(image: np.ndarray, size: int | None) -> np.ndarray:
 
 
 def _read_rgb(path: Path, crop: int | None) -> np.ndarray:
-    from zoo.imageio import read_image
+    from zoo.photo.imageio import read_image
 
     pixels = read_image(path).pixels
     if pixels.shape[2] != 3:  # the benchmark sets are RGB; grayscale or alpha would skew SSIM
@@ -292,7 +292,7 @@ def _run_peer(peer: Peer, peers: list[Peer], result: QualityResult, case: tuple,
 
 
 def _denoise(peer: Peer, noisy: np.ndarray, sigma: float | None) -> tuple[np.ndarray, float]:
-    from zoo import engine
+    from zoo.inference import engine
 
     start = time.perf_counter()
     out = engine.run(peer.denoiser, noisy, sigma if peer.denoiser.takes_sigma else None, ensemble=peer.ensemble)
@@ -328,8 +328,8 @@ def write_outputs(result: QualityResult, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = result.summary()
     paths = [out_dir / n for n in ("quality.csv", "quality_images.csv", "quality.json", "quality.png")]
-    _write_csv(paths[0], SUMMARY_FIELDS, rows)
-    _write_csv(paths[1], tuple(Record.__dataclass_fields__), [asdict(r) for r in result.records])
+    write_csv(paths[0], SUMMARY_FIELDS, rows)
+    write_csv(paths[1], tuple(Record.__dataclass_fields__), [asdict(r) for r in result.records])
     paths[2].write_text(json.dumps(_as_json(result, rows), indent=2) + "\n")
     try:
         plot(rows, paths[3], _title(result))
@@ -338,42 +338,14 @@ def write_outputs(result: QualityResult, out_dir: Path) -> list[Path]:
     return paths
 
 
-def _write_csv(path: Path, fields: tuple[str, ...], rows: list[dict]) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fields)
-        writer.writeheader()
-        writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
-
-
 def _as_json(result: QualityResult, rows: list[dict]) -> dict:
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result.config).items()}
-    return _finite({
+    return finite({
         "benchmark": "quality", "config": config, "images": result.images,
-        "protocol": "zoo.metrics: float64, data_range=1, whole image, Gaussian SSIM (Wang et al.)",
-        "environment": _environment(), "models": result.models, "skipped": result.skipped,
+        "protocol": "zoo.imaging.metrics: float64, data_range=1, whole image, Gaussian SSIM (Wang et al.)",
+        "environment": environment(), "models": result.models, "skipped": result.skipped,
         "summary": rows, "per_image": [asdict(r) for r in result.records],
     })
-
-
-def _finite(value):
-    """JSON has no inf/nan: identical images (PSNR inf) are written as null."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _environment() -> dict:
-    from importlib.metadata import version
-
-    import zoo
-
-    libs = {name: version(name) for name in ("numpy", "scikit-image", "bm3d")}
-    return {"zoo": zoo.__version__, "python": platform.python_version(), "machine": platform.machine(),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), **libs}
 
 
 def _title(result: QualityResult) -> str:
@@ -382,35 +354,3 @@ def _title(result: QualityResult) -> str:
     return f"{folder.parent.name}/{folder.name}: {result.images} images, {noise}"
 
 
-def plot(rows: list[dict], path: Path, title: str = "") -> None:
-    """Grouped bars of PSNR and SSIM (two panels) per noise level x model, as a PNG."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
-
-    fig = Figure(figsize=(12, 4.5), layout="constrained")
-    FigureCanvasAgg(fig)
-    for ax, key, unit in zip(fig.subplots(1, 2), ("psnr", "ssim"), ("PSNR (dB)", "SSIM")):
-        _bars(ax, rows, key, unit)
-    fig.suptitle(title)
-    fig.savefig(path, dpi=100)
-
-
-def _bars(ax, rows: list[dict], key: str, unit: str) -> None:
-    levels = list(dict.fromkeys(r["sigma"] for r in rows))
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    width = 0.8 / len(models)
-    values = {(r["model"], r["sigma"]): r[key] for r in rows}
-    for i, model in enumerate(models):
-        ys = [values.get((model, s), np.nan) for s in levels]
-        bars = ax.bar(np.arange(len(levels)) + (i - (len(models) - 1) / 2) * width, ys, width, label=model)
-        ax.bar_label(bars, fmt="%.2f" if key == "psnr" else "%.3f", fontsize=7)
-    ax.set_xticks(np.arange(len(levels)), [_level(s) for s in levels])
-    ax.set_ylabel(unit)
-    finite = [v for v in values.values() if v is not None and np.isfinite(v)]
-    if finite:  # bars from zero would hide dB-sized differences; start a little below the lowest
-        ax.set_ylim(bottom=min(finite) - (2.0 if key == "psnr" else 0.05))
-    ax.legend(fontsize=8)
-
-
-def _level(sigma: float | None) -> str:
-    return "real noise" if sigma is None else f"sigma {sigma:g}"

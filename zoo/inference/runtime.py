@@ -9,7 +9,7 @@ ran 1.45x faster on a 1024x1024 image with the allocator tuned, 1.94x on 2048x20
 serve large blocks from its heap and keep freed memory for the next call instead.
 
 The cost: the process keeps its peak heap until it exits rather than handing freed memory back,
-which is what a denoising run wants. ``zoo.api.load`` applies it once per process; set
+which is what a denoising run wants. ``zoo.load`` applies it once per process; set
 ``ZOO_MALLOC=system`` to keep the C library's defaults (e.g. in a long-lived server).
 """
 

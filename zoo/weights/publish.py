@@ -16,9 +16,9 @@ from typing import Any, Sequence
 
 from registry.errors import WeightsError, ZooError
 from registry.spec import Architecture, PretrainedWeights
-from zoo import hub
+from zoo.weights import hub
 from zoo.atomic import atomic_path
-from zoo.weights import save_state
+from zoo.weights.files import save_state
 
 LIBRARY = "denoise-zoo"
 # Card metric keys read DATASET_sSIGMA_METRIC (e.g. cbsd68_s25_psnr) or DATASET_METRIC.
@@ -47,15 +47,16 @@ def export(
     written paths by role ('weights', 'config', 'card').
     """
     from registry.manager import get_registry
-    from zoo import api
+    from zoo.weights.loader import load
+    from zoo.weights.names import parse_model
 
     out_dir = Path(out_dir)
     targets = {"weights": out_dir / hub.WEIGHTS_FILE, "config": out_dir / hub.CONFIG_FILE, "card": out_dir / hub.CARD_FILE}
     _check_targets(out_dir, targets.values(), overwrite)
-    denoiser = api.load(model, backend=backend, weights=weights, preset=preset, trust_pickle=trust_pickle,
+    denoiser = load(model, backend=backend, weights=weights, preset=preset, trust_pickle=trust_pickle,
                         offline=offline)
     arch = get_registry().get(denoiser.architecture)
-    card = None if (weights or model.startswith(hub.SCHEME)) else arch.weights_for(api.parse_model(model)[1])
+    card = None if (weights or model.startswith(hub.SCHEME)) else arch.weights_for(parse_model(model)[1])
     sha = save_state(denoiser.state_dict(), targets["weights"], metadata={"architecture": arch.name, "format": "pt"})
     _write_text(targets["config"], denoiser.config.to_json(arch.name) + "\n")
     _write_text(targets["card"], model_card(arch, denoiser.config.to_hub_dict(arch.name), card, sha, datasets))

@@ -1,6 +1,6 @@
 """`zoo bench ...`: benchmark commands, a typer sub-app attached to the main `zoo` app.
 
-Kept apart from zoo/cli.py so the benchmark options do not crowd the main commands; heavy
+Kept apart from the main commands so the benchmark options do not crowd the main commands; heavy
 modules (scikit-image, matplotlib, frameworks) are imported only when a command runs.
 """
 
@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+
+from registry.errors import ZooError
+from zoo.cli.console import err, out, reported
 
 bench = typer.Typer(no_args_is_help=True, help="Benchmark denoisers: quality (PSNR/SSIM) on an image set; speed.")
 
@@ -28,8 +31,7 @@ def quality(
     backend: Optional[str] = typer.Option(None, "--backend", help="Backend for models that have it."),
 ) -> None:
     """PSNR and SSIM of each model (and of the noisy input) per noise level, with peers in one run."""
-    from zoo import bench as bench_mod
-    from zoo.cli import err, out, reported
+    from zoo.bench import quality as bench_mod
 
     with reported():
         config = bench_mod.QualityConfig(
@@ -60,8 +62,8 @@ def speed(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write everything as JSON here (and a CSV beside it)."),
 ) -> None:
     """Megapixels/s, GFLOP/s and % of the machine's measured peak, memory and bf16 accuracy."""
-    from zoo import bench_speed as speed_mod
-    from zoo.cli import err, out, reported
+    from zoo.bench import speed as speed_mod
+    from zoo.bench import speed_report
 
     with reported():
         config = speed_mod.SpeedConfig(
@@ -74,15 +76,13 @@ def speed(
         )
         report = lambda msg: err.print(msg, highlight=False, soft_wrap=True)  # noqa: E731
         result = speed_mod.run_speed(config, report)
-        for table in speed_mod.tables(result):
+        for table in speed_report.tables(result):
             out.print(table)
-        for path in speed_mod.write_outputs(result, json_path) if json_path else ():
+        for path in speed_report.write_outputs(result, json_path) if json_path else ():
             out.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 
 def _names(text: str, option: str) -> tuple[str, ...]:
-    from registry.errors import ZooError
-
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
         raise ZooError(f"{option} needs at least one value")
@@ -90,8 +90,6 @@ def _names(text: str, option: str) -> tuple[str, ...]:
 
 
 def _split(models: str) -> tuple[str, ...]:
-    from registry.errors import ZooError
-
     names = tuple(m.strip() for m in models.split(",") if m.strip())
     if not names:
         raise ZooError("--models needs at least one model name")
@@ -99,8 +97,6 @@ def _split(models: str) -> tuple[str, ...]:
 
 
 def _sigmas(text: str) -> tuple[float, ...]:
-    from registry.errors import ZooError
-
     try:
         sigmas = tuple(float(s) for s in text.split(",") if s.strip())
     except ValueError:

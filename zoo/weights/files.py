@@ -1,14 +1,9 @@
-"""Resolve a weights reference to a verified local safetensors file, and load it.
-
-References: a local path, ``bundled:<file>`` (inside the plugin package's ``weights/`` folder) or
-``hf://ORG/REPO/FILE[@REVISION]``. Whatever the source, a pinned sha256 is checked before any byte
-is parsed, and only safetensors is ever parsed.
-"""
+"""Weight files: their sha256, reading a canonical state dict (safetensors; pickles only when the
+user trusts them) and writing one atomically."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
 from pathlib import Path
 
 import numpy as np
@@ -26,24 +21,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resolve(ref: str, sha256: str | None = None, package: str | None = None, offline: bool | None = None) -> Path:
-    """Local path of a verified weights file for ``ref`` (see module docstring)."""
-    if ref.startswith("hf://"):
-        from zoo import hub  # imported lazily: huggingface_hub is slow to import
-
-        # hub verifies the pin and the Hub's own hash, and evicts a bad cached copy
-        return hub.download(ref, sha256, offline=offline)
-    if ref.startswith("bundled:"):
-        path = _bundled(ref.removeprefix("bundled:"), package)
-    else:
-        path = Path(ref).expanduser()
-        if not path.is_file():
-            raise WeightsError(f"weights file not found: {ref}")
-    if sha256 is not None:
-        verify(path, sha256)
-    return path
-
-
 def verify(path: Path, sha256: str) -> None:
     actual = sha256_file(path)
     if actual != sha256:
@@ -51,15 +28,6 @@ def verify(path: Path, sha256: str) -> None:
             f"checksum mismatch for {path.name}: expected sha256 {sha256[:12]}..., got {actual[:12]}...; "
             "the file is corrupt or was tampered with, and was not loaded"
         )
-
-
-def _bundled(name: str, package: str | None) -> Path:
-    if package is None:
-        raise WeightsError(f"bundled:{name} needs the plugin package it ships in")
-    path = Path(str(importlib.resources.files(package) / "weights" / name))
-    if not path.is_file():
-        raise WeightsError(f"bundled weights {name!r} are missing from {package}; reinstall denoise-zoo")
-    return path
 
 
 def load_state(path: Path, trust_pickle: bool = False) -> dict[str, np.ndarray]:

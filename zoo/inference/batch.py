@@ -18,8 +18,8 @@ from typing import Callable
 
 from registry.denoiser import Denoiser
 from registry.errors import ImageWriteError, ZooError
-from zoo import engine
-from zoo.imageio import DEFAULT_MAX_PIXELS, FORMATS, read_image, write_image
+from zoo.inference import engine
+from zoo.photo.imageio import DEFAULT_MAX_PIXELS, FORMATS, read_image, write_image
 
 DEFAULT_TEMPLATE = "{stem}_denoised-{model}{ext}"
 TEMPLATE_FIELDS = ("stem", "name", "ext", "model")

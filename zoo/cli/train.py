@@ -1,4 +1,4 @@
-"""`zoo train`: a thin command over zoo.train (torch) and zoo.train_keras (Keras fit)."""
+"""`zoo train`: a thin command over zoo.training.loop (torch) and zoo.training.keras_fit (Keras fit)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+
+from zoo.cli import console
+from zoo.cli.console import reported
 
 
 def train(
@@ -34,10 +37,8 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT.ckpt."),
 ) -> None:
     """Train a model on patches of full-size photos with synthetic noise; writes weights and a card."""
-    from zoo.cli import reported
-
     with reported():
-        from zoo.train import TrainConfig
+        from zoo.training.config import TrainConfig
 
         cfg = TrainConfig(model=model, preset=preset, channels=channels, data=tuple(str(d) for d in data), holdout=holdout, noise=noise,
                           patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, init=init, val_every=val_every,
@@ -61,11 +62,9 @@ def _command_line(cfg, out: Path, backend: str) -> str:
 def _run(cfg, out: Path, resume: bool, backend: str, command: str) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from zoo import cli
-
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[info]}"))
-    with Progress(*columns, console=cli.err) as progress:
+    with Progress(*columns, console=console.err) as progress:
         task = progress.add_task(f"train {cfg.model}", total=cfg.steps, info="")
 
         def on_step(step: int, metrics: dict) -> None:
@@ -75,19 +74,17 @@ def _run(cfg, out: Path, resume: bool, backend: str, command: str) -> dict:
                 progress.console.print(f"step {step}: {info}", highlight=False)
 
         if backend == "tensorflow":
-            from zoo.train_keras import train_keras
+            from zoo.training.keras_fit import train_keras
 
             return train_keras(cfg, out, on_step=on_step, command=command)
-        from zoo.train import train as train_torch
+        from zoo.training.loop import train as train_torch
 
         return train_torch(cfg, out, resume=resume, on_step=on_step, command=command)
 
 
 def _print_card(card: dict, out: Path) -> None:
-    from zoo import cli
-
     metrics = ", ".join(f"{k}={v}" for k, v in card["metrics"].items())
-    cli.out.print(f"wrote {out.with_suffix('.safetensors')} (sha256 {card['sha256'][:12]}...): {metrics}",
+    console.out.print(f"wrote {out.with_suffix('.safetensors')} (sha256 {card['sha256'][:12]}...): {metrics}",
                   highlight=False, soft_wrap=True)
 
 

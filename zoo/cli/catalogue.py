@@ -10,8 +10,8 @@ from rich.text import Text
 
 from registry.manager import PluginInfo
 from registry.spec import Architecture, PretrainedWeights
-from zoo import stats
-from zoo.stats import human
+from zoo.bench import stats
+from zoo.bench.stats import human
 
 
 def card(arch: Architecture, p: PretrainedWeights) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def details(arch: Architecture) -> dict[str, Any]:
 
 
 def preset_stats(arch: Architecture) -> dict[str, Any]:
-    """Per-preset parameters and MACs per megapixel, measured from the model (zoo.stats)."""
+    """Per-preset parameters and MACs per megapixel, measured from the model (zoo.bench.stats)."""
     reason = stats.unavailable_reason(arch)
     if reason is not None:
         return {"stats": {}, "stats_note": reason}

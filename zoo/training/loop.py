@@ -1,0 +1,140 @@
+"""The PyTorch training loop: Adam with cosine decay, checkpoints, resume, validation.
+
+PyTorch is the main training backend; Keras ``fit`` is offered too (zoo.training.keras_fit).
+Both share the data (zoo.training.data) and write the same weights and card (zoo.training.card).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from registry.errors import ZooError
+from zoo.atomic import atomic_path
+from zoo.imaging.noise import NoiseSpec
+from zoo.training.card import finish
+from zoo.training.config import RUNTIME_OPTIONS, TrainConfig, TrainState, channel_config
+from zoo.training.data import (PatchSampler, batch_rng, evaluate, inference, load_sampler, lr_at, make_output_folder,
+                               read_rgb, split_folders, validation_set)
+
+def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[int, dict[str, float]], None] | None = None,
+          command: str = "") -> dict[str, Any]:
+    """Train with PyTorch; checkpoint to ``out.ckpt`` and finish with ``out`` (.safetensors) + card."""
+    import torch
+
+    from zoo.weights.loader import load
+
+    make_output_folder(out)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    denoiser = load(cfg.model, backend="torch", preset=cfg.preset, pretrained=cfg.init is not None,
+                        weights=cfg.init, **channel_config(cfg))
+    module = denoiser.to(device).module.train()
+    optim = torch.optim.Adam(module.parameters(), lr=cfg.lr)
+    state = TrainState()
+    ckpt = Path(out).with_suffix(".ckpt")
+    if resume and ckpt.exists():
+        state = _load_checkpoint(ckpt, cfg, module, optim)
+    train_files, val_files = split_folders(cfg.data, cfg.holdout)
+    spec = NoiseSpec.parse(cfg.noise)
+    sampler = load_sampler(train_files, cfg, spec)
+    val = validation_set([read_rgb(p) for p in val_files], spec, cfg.val_sigma, cfg.seed)
+    loss_fn = torch.nn.L1Loss() if cfg.loss == "l1" else torch.nn.MSELoss()
+    infer = inference(denoiser)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+    start = time.perf_counter() - state.wall
+    running = []
+    for noisy, clean in _step_batches(sampler, cfg, state.step, device):
+        for group in optim.param_groups:
+            group["lr"] = lr_at(cfg, state.step)
+        with autocast:
+            loss = loss_fn(module(noisy).float(), clean)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        state.step += 1
+        running.append(loss.item())
+        metrics = {"loss": float(np.mean(running[-50:]))}
+        if state.step % cfg.val_every == 0 or state.step == cfg.steps:
+            module.eval()
+            metrics.update({f"val_{k}": v for k, v in evaluate(infer, val).items()})
+            module.train()
+            state.wall = time.perf_counter() - start
+            state.history.append({"step": state.step, **metrics, "wall_s": round(state.wall, 1)})
+            _save_checkpoint(ckpt, cfg, module, optim, state)
+        if on_step:
+            on_step(state.step, metrics)
+    module.eval()
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    return finish(denoiser, cfg, Path(out), state, train_files, val_files, command, hardware)
+
+
+def resolve_device(name: str) -> Any:
+    """The torch device for ``--device``: 'auto' is CUDA when torch sees a GPU, else the CPU."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ZooError(f"--device {name}: this torch build sees no CUDA GPU")
+        torch.backends.cudnn.benchmark = True  # patches have one shape: pick the fastest kernels once
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    return torch.device(name)
+
+
+def _step_batches(sampler: PatchSampler, cfg: TrainConfig, first: int, device: Any) -> Any:
+    """(noisy, clean) NCHW channels-last tensors on ``device`` for steps ``first``..``cfg.steps``,
+    cut by torch DataLoader workers (forked, so the decoded photos are shared, not copied)."""
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+
+    class Steps(Dataset):
+        def __len__(self) -> int:
+            return max(0, cfg.steps - first)
+
+        def __getitem__(self, i: int) -> tuple[Any, Any]:
+            arrays = _to_model(sampler.batch(cfg.batch, batch_rng(cfg, first + i)), cfg)
+            return tuple(torch.from_numpy(a).permute(0, 3, 1, 2) for a in arrays)
+
+    cuda = device.type == "cuda"
+    workers = cfg.workers if cfg.workers is not None else (min(8, (os.cpu_count() or 2) - 1) if cuda else 0)
+    loader = DataLoader(Steps(), batch_size=None, shuffle=False, num_workers=workers, pin_memory=cuda,
+                        prefetch_factor=4 if workers else None)
+    for noisy, clean in loader:
+        yield tuple(t.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last) for t in (noisy, clean))
+
+
+def _to_model(batch: tuple[np.ndarray, np.ndarray], cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """For single-channel training, each colour channel is its own training image."""
+    if cfg.channels != "separate":
+        return batch
+    return tuple(np.ascontiguousarray(np.moveaxis(a, 3, 1).reshape(-1, *a.shape[1:3], 1)) for a in batch)
+
+
+def _save_checkpoint(path: Path, cfg: TrainConfig, module: Any, optim: Any, state: TrainState) -> None:
+    import torch
+
+    payload = {"model": module.state_dict(), "optim": optim.state_dict(), "step": state.step, "wall": state.wall,
+               "history": json.dumps(state.history), "config": cfg.model_dump_json()}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _load_checkpoint(path: Path, cfg: TrainConfig, module: Any, optim: Any) -> TrainState:
+    import torch
+
+    payload = torch.load(path, map_location="cpu", weights_only=True)  # our own file, still no unpickling
+    saved = TrainConfig.model_validate_json(payload["config"])
+    if saved.model_dump(exclude=RUNTIME_OPTIONS) != cfg.model_dump(exclude=RUNTIME_OPTIONS):
+        raise ZooError(f"{path} was written by a different training configuration; remove it or match the options")
+    module.load_state_dict(payload["model"])
+    optim.load_state_dict(payload["optim"])
+    return TrainState(payload["step"], payload["wall"], json.loads(payload["history"]))
