@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 
@@ -11,6 +11,39 @@ from registry.config import DenoiserConfig
 from registry.errors import WeightsError, ZooError
 
 PRECISIONS = ("fp32", "bf16")
+FLOAT_SLACK = 1e-3  # float pixels this far outside [0, 1] are rounding, clipped; further out, refused
+
+
+def as_float_image(image: object, in_range: bool = True) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """``image`` as float32 in [0, 1], and the function that turns a result back into its dtype.
+
+    What Pillow, OpenCV and imageio hand out is accepted: unsigned integers are scaled by their
+    type's range (uint8 by 255, uint16 by 65535) and results come back in that type, rounded;
+    floats must be finite and in [0, 1] and come back in their own float type. Anything else (bool,
+    signed integers, complex, objects, bytes, NaN or inf) is a one-line ZooError. ``in_range=False``
+    lets finite floats outside [0, 1] through unchanged: the tiled engine takes unclipped synthetic
+    noise (AWGN as the benchmarks add it), the public entry points do not.
+    """
+    array = np.asarray(image)
+    kind = array.dtype.kind
+    if kind == "u":
+        top = float(np.iinfo(array.dtype).max)
+        dtype = array.dtype
+        return (array / top).astype(np.float32), lambda out: np.round(np.clip(out, 0, 1) * top).astype(dtype)
+    if kind != "f":
+        raise ZooError(f"expected an image of unsigned integers (uint8, uint16) or floats in [0, 1], "
+                       f"got dtype {array.dtype}")
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = int((~finite).any(axis=-1).sum()) if array.ndim == 3 else int((~finite).sum())
+        raise ZooError(f"the image has {bad} non-finite pixel(s) (NaN or inf); repair or mask them first")
+    if not in_range:
+        return array.astype(np.float32, copy=False), lambda out: np.asarray(out).astype(array.dtype, copy=False)
+    if array.size and (array.min() < -FLOAT_SLACK or array.max() > 1 + FLOAT_SLACK):
+        raise ZooError(f"float pixels must be in [0, 1], got values from {array.min():.4g} to {array.max():.4g}; "
+                       "divide by 255 (or 65535) first, or pass the integer array itself")
+    dtype = array.dtype
+    return np.clip(array, 0, 1).astype(np.float32, copy=False), lambda out: np.asarray(out).astype(dtype, copy=False)
 
 
 class Denoiser(ABC):
@@ -70,18 +103,28 @@ class Denoiser(ABC):
 
     # -- the shared contract
     def denoise(self, image: np.ndarray, sigma: float | None = None) -> np.ndarray:
-        """Denoise one float32 HxWxC image in [0, 1]; see the class docstring."""
-        return self.denoise_batch(self._check(image)[None], sigma)[0]
+        """Denoise one HxWxC image: float32 in [0, 1] (see the class docstring), or uint8/uint16,
+        returned in the same dtype (see :func:`as_float_image`)."""
+        pixels, back = as_float_image(image)
+        return back(self.denoise_batch(self._check(pixels)[None], sigma)[0])
 
     def denoise_batch(self, batch: np.ndarray, sigma: float | None = None) -> np.ndarray:
-        """Denoise a float32 NHWC batch of equally sized images."""
-        batch = np.asarray(batch, dtype=np.float32)
+        """Denoise a float32 NHWC batch of equally sized images; a non-finite result is an error,
+        never returned."""
+        batch = np.asarray(batch)
+        if batch.ndim != 4 or batch.shape[3] != self.channels or batch.dtype.kind != "f":
+            raise ZooError(f"denoise_batch takes a float NxHxWx{self.channels} batch, got shape {batch.shape} "
+                           f"of {batch.dtype}; use denoise() for one image")
+        batch = batch.astype(np.float32, copy=False)
         _, h, w, _ = batch.shape
         m = self.size_multiple
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
             batch = np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="symmetric")
         out = np.asarray(self.forward(np.ascontiguousarray(batch), sigma), dtype=np.float32)
+        if not np.isfinite(out).all():
+            raise ZooError(f"{self.architecture or type(self).__name__} produced non-finite values (NaN or inf): "
+                           "its weights are broken; nothing was written")
         return np.clip(out[:, :h, :w, :], 0.0, 1.0)
 
     #: how ``forward`` runs now, set by :meth:`accelerate`

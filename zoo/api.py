@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from registry.denoiser import Denoiser
+from registry.denoiser import Denoiser, as_float_image
+from registry.errors import ZooError
 from zoo.inference import engine
 from zoo.weights.loader import load
 from zoo.weights.names import DEFAULT_MODEL, parse_model
@@ -25,13 +26,18 @@ def denoise(
     sigma: float | None = None,
     **load_kwargs: Any,
 ) -> np.ndarray:
-    """Denoise a path or a float32 HxWxC array in [0, 1]; return float32 pixels.
+    """Denoise a path or an HxWxC array; return the pixels.
 
-    Grayscale (C = 1) and alpha (C = 2 or 4) are handled: alpha passes through untouched.
+    Arrays may be uint8 or uint16 (as Pillow, OpenCV and imageio return them; returned in the same
+    dtype) or floats in [0, 1] (returned as floats); a path gives float32 in [0, 1]. Grayscale
+    (C = 1) and alpha (C = 2 or 4) are handled: alpha passes through untouched.
     """
     denoiser = model if isinstance(model, Denoiser) else load(model, **load_kwargs)
+    if not isinstance(image, (str, Path, np.ndarray)):
+        raise ZooError(f"zoo.denoise takes a path or a numpy array, got {type(image).__name__}")
     if isinstance(image, (str, Path)):
         from zoo.photo.imageio import read_image
 
         image = read_image(image).pixels
+    as_float_image(image)  # the public contract: uint8, uint16, or finite floats in [0, 1]
     return engine.run(denoiser, image, sigma)

@@ -27,12 +27,13 @@ Grayscale is replicated to RGB per tile and averaged back; alpha passes through 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
 
-from registry.denoiser import Denoiser
+from registry.denoiser import Denoiser, as_float_image
 from registry.errors import ZooError
 
 DEFAULT_MAX_MEMORY = 1 << 30  # bytes for the model's working set where available memory is unknown
@@ -73,13 +74,15 @@ def run(
     ensemble: bool = False,
     progress: Progress | None = None,
 ) -> np.ndarray:
-    """Denoise float32 HxWxC pixels (C in 1..4) with a 3-channel model; same shape out.
+    """Denoise HxWxC pixels (C in 1..4) with a 3-channel model; same shape and dtype out (finite
+    floats, unclipped noise allowed, or uint8/uint16: registry.denoiser.as_float_image).
 
     ``max_memory`` is the model's working-memory budget in bytes (None: :func:`auto_memory`);
     ``tile`` forces the tile side (rounded up to the size multiple) instead of the memory budget;
     ``ensemble`` averages the 8 flips/rotations (x8 time); ``progress(done, total)`` is told
     after each batch of tiles.
     """
+    pixels, back = as_float_image(pixels, in_range=False)
     pixels = _as_hwc(pixels)
     h, w, c = pixels.shape
     colour = 1 if c in (1, 2) else 3
@@ -100,7 +103,7 @@ def run(
             progress(done, plan.count)
     out[..., :colour] /= weight[..., None]
     out[..., colour:] = pixels[..., colour:]  # alpha: copied, never through the model
-    return out
+    return back(out)
 
 
 def auto_memory() -> int:
@@ -132,7 +135,9 @@ def parse_memory(text: str) -> int:
     try:
         size = float(value[: len(value) - len(unit)]) * _UNITS[unit]
     except ValueError:
-        raise ZooError(f"bad memory size {text!r}: use e.g. 512M, 1G or 1.5GB") from None
+        size = math.nan
+    if not math.isfinite(size):
+        raise ZooError(f"bad memory size {text!r}: use e.g. 512M, 1G or 1.5GB")
     if size < 1 << 20:
         raise ZooError(f"memory size {text!r} is too small: give at least 1M")
     return int(size)

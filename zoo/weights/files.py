@@ -48,13 +48,27 @@ def load_state(path: Path, trust_pickle: bool = False) -> dict[str, np.ndarray]:
         raise WeightsError(f"{path.name} is not a valid safetensors file: {exc}") from exc
 
 
+def check_finite(state: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
+    """``state``, or WeightsError naming the tensors with NaN or inf (they would give NaN pixels)."""
+    bad = [k for k, v in state.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
+    if bad:
+        raise WeightsError(f"{path.name} has NaN or inf values in {len(bad)} tensor(s), e.g. {bad[0]!r}; "
+                           "the weights are broken and were not loaded")
+    return state
+
+
 def _load_pickle(path: Path) -> dict[str, np.ndarray]:
     try:
         import torch
     except ImportError as exc:
         raise WeightsError("reading a pickled checkpoint needs torch: pip install 'denoise-zoo[torch]'") from exc
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a trusted pickle can still be broken: one line, not a traceback
+        raise WeightsError(f"{path.name} could not be unpickled: {exc}") from exc
     state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise WeightsError(f"{path.name} holds a {type(state).__name__}, not a state dict of named tensors")
     return {k: v.detach().cpu().numpy() for k, v in state.items()}
 
 

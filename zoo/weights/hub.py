@@ -33,6 +33,7 @@ CARD_FILE = "README.md"
 DEFAULT_REVISION = "main"
 _HEX40 = re.compile(r"[0-9a-f]{40}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}")  # what the Hub allows in ORG, REPO and a revision
 
 
 class HubFileNotFound(WeightsError):
@@ -61,9 +62,14 @@ def parse_ref(ref: str, default_file: str | None = None) -> HubRef:
     path, at, revision = body.rpartition("@") if "@" in body else (body, "", "")
     parts = path.strip("/").split("/")
     filename = "/".join(parts[2:]) or default_file
+    form = "hf://ORG/REPO/FILE[@REVISION]" + (" or hf://ORG/REPO[@REVISION]" if default_file else "")
     if len(parts) < 2 or not all(parts[:2]) or not filename or (at and not revision):
-        form = "hf://ORG/REPO/FILE[@REVISION]" + (" or hf://ORG/REPO[@REVISION]" if default_file else "")
         raise WeightsError(f"bad Hub reference {ref!r}: expected {form}")
+    names = [*parts[:2], *filename.split("/"), revision or DEFAULT_REVISION]
+    if any(not _NAME.fullmatch(n) or n in (".", "..") for n in names[:2] + names[-1:]) or any(
+            n in ("", ".", "..") or "\\" in n for n in filename.split("/")):
+        raise WeightsError(f"bad Hub reference {ref!r}: ORG, REPO, FILE and REVISION take letters, digits and "
+                           "-_. only, and FILE no '..' or empty parts")
     return HubRef("/".join(parts[:2]), filename, revision or DEFAULT_REVISION)
 
 

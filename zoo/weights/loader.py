@@ -13,7 +13,7 @@ from registry.errors import WeightsError, ZooError
 from registry.manager import get_registry
 from registry.spec import Architecture
 from zoo.inference import runtime
-from zoo.weights.files import load_state
+from zoo.weights.files import check_finite, load_state
 from zoo.weights.names import parse_model, plugin_package, pretrained_card, run_card
 from zoo.weights.resolve import resolve
 
@@ -43,6 +43,8 @@ def load(
     repository's config.json when it has one; ``offline`` (default: HF_HUB_OFFLINE) uses the cache only.
     ``precision`` ("fp32" or "bf16") and ``compile`` pick a faster runtime (Denoiser.accelerate).
     """
+    if not isinstance(name, str) or not name:
+        raise ZooError(f"a model is named by a string like 'mwrcanet' or 'mwrcanet:awgn_small', got {name!r}")
     if precision not in PRECISIONS:
         raise ZooError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     runtime.tune_allocator()
@@ -68,7 +70,7 @@ def load(
     ref, pin = (weights, None) if weights else ((card.file, card.sha256) if card else (None, None))
     if ref is not None:
         path = resolve(ref, pin, package=plugin_package(arch), offline=offline)
-        denoiser.load_state_dict(load_state(path, trust_pickle=trust_pickle))
+        denoiser.load_state_dict(check_finite(load_state(path, trust_pickle=trust_pickle), path))
     elif arch.needs_weights and pretrained:
         raise WeightsError(
             f"{arch.name} has no pretrained weights yet; pass --weights FILE.safetensors "
