@@ -408,3 +408,49 @@ def test_zoo_list_does_not_import_huggingface_hub():
             "assert CliRunner().invoke(app, ['list']).exit_code == 0; print('huggingface_hub' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_a_modified_copy_in_place_of_the_cache_link_is_caught(hub, tmp_path, rgb_image):
+    toy_repo(hub, tmp_path)
+    path = zhub.download(REF)  # verified once: the zoo records the hub hash beside the cache
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.unlink()
+    path.write_bytes(bytes(data))  # a copy, not a symlink: no hash in any name
+    assert [s for _, s in zhub.verify_cache(everything=True)] == ["corrupt"]
+    result = zoo("cache", "verify", "--all")
+    assert result.exit_code == 1 and "CORRUPT" in result.stdout
+    one_line_error(zoo("denoise", "--model", "toynet", "--weights", REF, rgb_image), "checksum mismatch")
+    assert not path.exists()
+    assert zoo("denoise", "--model", "toynet", "--weights", REF, "-o", tmp_path / "o.png", rgb_image).exit_code == 0
+
+
+def test_an_unrecorded_copy_is_checked_online_and_refused_offline(hub, tmp_path):
+    toy_repo(hub, tmp_path)
+    path = zhub.download(REF)
+    folder = next(p for p in path.parents if p.name.startswith("models--"))
+    (folder / zhub.MANIFEST).unlink()
+    good = path.read_bytes()
+    path.unlink()
+    path.write_bytes(good)  # an honest copy nobody recorded (e.g. a cache copied with cp -L)
+    assert [s for _, s in zhub.verify_cache(everything=True)] == ["unverified"]
+    with pytest.raises(WeightsError, match="cannot verify the cached copy"):
+        zhub.download(REF, offline=True)
+    hub.requests.clear()
+    assert zhub.download(REF) == path  # the Hub's ETag checks it (one HEAD), then it is recorded
+    assert [m for m, _ in hub.requests] == ["HEAD"]
+    hub.requests.clear()
+    assert zhub.download(REF, offline=True) == path and hub.requests == []
+    assert [s for _, s in zhub.verify_cache(everything=True)] == ["ok"]
+
+
+def test_offline_after_online_repeats_with_zero_requests_for_a_repo_without_config(hub, tmp_path, rgb_image):
+    hub.commit("org/bare", {"model.safetensors": weights_file(tmp_path).read_bytes()})  # no config.json
+    ref = "hf://org/bare/model.safetensors@main"
+    online = zoo("denoise", "--model", "toynet", "--weights", ref, "-o", tmp_path / "on.png", rgb_image)
+    assert online.exit_code == 0, online.output
+    hub.requests.clear()
+    offline = zoo("denoise", "--offline", "--model", "toynet", "--weights", ref, "-o", tmp_path / "off.png", rgb_image)
+    assert offline.exit_code == 0, offline.output
+    assert hub.requests == []
+    assert np.array_equal(pixels(tmp_path / "on.png"), pixels(tmp_path / "off.png"))

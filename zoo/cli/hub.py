@@ -90,13 +90,18 @@ def cache_verify(
     from zoo.weights import hub
 
     with reported():
-        bad = 0
-        for row, intact in hub.verify_cache(everything, delete):
-            bad += not intact
-            status = "ok" if intact else ("[red]CORRUPT, deleted[/red]" if delete else "[red]CORRUPT[/red]")
-            out.print(f"{status}  {row.repo_id}@{row.revision[:12]}  {row.filename}", highlight=False)
+        bad = unverified = 0
+        for row, status in hub.verify_cache(everything, delete):
+            bad += status == "corrupt"
+            unverified += status == "unverified"
+            shown = {"ok": "ok", "unverified": "[yellow]UNVERIFIED[/yellow]",
+                     "corrupt": "[red]CORRUPT, deleted[/red]" if delete else "[red]CORRUPT[/red]"}[status]
+            out.print(f"{shown}  {row.repo_id}@{row.revision[:12]}  {row.filename}", highlight=False)
+        if unverified:
+            err.print(f"{unverified} copied file(s) with no recorded hash; load or `zoo pull` them online to verify")
         if bad:
             err.print(f"{bad} corrupt file(s)" + ("" if delete else "; rerun with --delete"))
+        if bad or unverified:
             raise typer.Exit(1)
 
 

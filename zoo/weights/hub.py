@@ -65,8 +65,8 @@ def parse_ref(ref: str, default_file: str | None = None) -> HubRef:
     form = "hf://ORG/REPO/FILE[@REVISION]" + (" or hf://ORG/REPO[@REVISION]" if default_file else "")
     if len(parts) < 2 or not all(parts[:2]) or not filename or (at and not revision):
         raise WeightsError(f"bad Hub reference {ref!r}: expected {form}")
-    names = [*parts[:2], *filename.split("/"), revision or DEFAULT_REVISION]
-    if any(not _NAME.fullmatch(n) or n in (".", "..") for n in names[:2] + names[-1:]) or any(
+    names = [*parts[:2], *(revision or DEFAULT_REVISION).split("/")]  # a revision may be refs/pr/1
+    if any(not _NAME.fullmatch(n) or n in (".", "..") for n in names) or any(
             n in ("", ".", "..") or "\\" in n for n in filename.split("/")):
         raise WeightsError(f"bad Hub reference {ref!r}: ORG, REPO, FILE and REVISION take letters, digits and "
                            "-_. only, and FILE no '..' or empty parts")
@@ -119,15 +119,19 @@ def download(
     path = None if (refresh and not offline) else cached(hub_ref)
     if path is None:
         path = _fetch(hub_ref, offline, tqdm_class)
-    _verify(path, hub_ref, sha256)
+    _verify(path, hub_ref, sha256, offline)
     return path
 
 
 def cached(ref: HubRef) -> Path | None:
-    """The cached file for ``ref`` without any request, or None."""
-    from huggingface_hub import try_to_load_from_cache
+    """The cached file for ``ref`` without any request, or None. A file the Hub said it does not
+    have (huggingface_hub records that 404 under ``.no_exist``) is HubFileNotFound, offline too."""
+    from huggingface_hub import _CACHED_NO_EXIST, try_to_load_from_cache
 
     found = try_to_load_from_cache(ref.repo_id, ref.filename, cache_dir=cache_dir(), revision=ref.revision)
+    if found is _CACHED_NO_EXIST:
+        raise HubFileNotFound(f"{ref.repo_id} has no file {ref.filename!r} at revision {ref.revision!r} "
+                              "(as the Hub answered before)")
     return Path(found) if isinstance(found, str) else None
 
 
@@ -172,16 +176,18 @@ def _explain(exc: Exception, ref: HubRef) -> WeightsError:
     return WeightsError(f"could not download {ref}: {first}")
 
 
-def _verify(path: Path, ref: HubRef, pin: str | None) -> None:
+def _verify(path: Path, ref: HubRef, pin: str | None, offline: bool) -> None:
     """Check the bytes against the hub's hash (evicting a bad copy), then against the pin."""
     blob = Path(os.path.realpath(path))
     actual = sha256_file(blob)
-    if not _matches_blob_name(blob, actual):
+    expected = known_hash(path) or _hub_hash(path, ref, offline)
+    if not _matches(expected, blob, actual):
         _evict(path, blob)
         raise WeightsError(
             f"checksum mismatch for {ref}: the bytes do not match the hash the Hub reported "
-            f"({blob.name[:12]}...); the corrupt copy was deleted and was not loaded, run again to re-download"
+            f"({expected[:12]}...); the corrupt copy was deleted and was not loaded, run again to re-download"
         )
+    _record(path, expected)
     if pin is not None and actual != pin:
         raise WeightsError(
             f"checksum mismatch for {ref}: expected pinned sha256 {pin[:12]}..., the Hub serves "
@@ -189,13 +195,67 @@ def _verify(path: Path, ref: HubRef, pin: str | None) -> None:
         )
 
 
-def _matches_blob_name(blob: Path, sha256: str) -> bool:
-    """A cached blob is named by its hub ETag: LFS sha256 (64 hex) or git blob sha1 (40 hex)."""
-    if _HEX64.fullmatch(blob.name):
-        return blob.name == sha256
-    if _HEX40.fullmatch(blob.name):
-        return blob.name == git_blob_sha1(blob)
-    return True  # a copied (non-symlinked) cache has no hash in its names: only the pin can check
+def _matches(expected: str, blob: Path, sha256: str) -> bool:
+    """Hub hashes are an LFS sha256 (64 hex) or, for small files, a git blob sha1 (40 hex)."""
+    return expected == (sha256 if len(expected) == 64 else git_blob_sha1(blob))
+
+
+# Where the cache links each file to a blob named by its hub hash, the name is the record. A cache
+# of copies (no symlinks: some file systems, `cp -L`, hand edits) has no hash in any name, so the
+# zoo keeps the hash of every file it verified in MANIFEST, one per repository folder.
+MANIFEST = "zoo-hashes.json"
+
+
+def _snapshot(path: Path) -> tuple[Path, str] | None:
+    """(the repository's cache folder, 'COMMIT/FILE') for a file under .../snapshots/COMMIT/FILE."""
+    parts = Path(path).absolute().parts
+    if "snapshots" not in parts:
+        return None
+    i = len(parts) - 1 - parts[::-1].index("snapshots")
+    return Path(*parts[:i]), "/".join(parts[i + 1:])
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    try:
+        data = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def known_hash(path: Path) -> str | None:
+    """The hub hash of a cached file without any request: its blob's name, else the zoo's record."""
+    blob = Path(os.path.realpath(path))
+    if _HEX64.fullmatch(blob.name) or _HEX40.fullmatch(blob.name):
+        return blob.name
+    where = _snapshot(path)
+    return _manifest(where[0]).get(where[1]) if where else None
+
+
+def _record(path: Path, expected: str) -> None:
+    where = _snapshot(path)
+    if where is None or _manifest(where[0]).get(where[1]) == expected:
+        return
+    from zoo.atomic import atomic_path
+
+    folder, key = where
+    with atomic_path(folder / MANIFEST) as tmp:
+        tmp.write_text(json.dumps({**_manifest(folder), key: expected}, indent=1))
+
+
+def _hub_hash(path: Path, ref: HubRef, offline: bool) -> str:
+    """Ask the Hub for the hash of a cached copy the zoo never verified (one HEAD request)."""
+    if offline:
+        raise WeightsError(f"cannot verify the cached copy of {ref} offline: the cache holds a copy with no "
+                           "recorded hash; run `zoo pull` online once")
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    commit = (_snapshot(path) or (None, ref.revision))[1].split("/")[0]
+    try:
+        meta = get_hf_file_metadata(hf_hub_url(ref.repo_id, ref.filename, revision=commit, endpoint=endpoint()))
+    except Exception as exc:
+        raise _explain(exc, ref) from exc
+    return (meta.etag or "").strip('"').removeprefix("W/").strip('"')
 
 
 def git_blob_sha1(path: Path) -> str:
@@ -356,13 +416,17 @@ def _config_architecture(path: Path) -> str | None:
     return data.get("architecture") if isinstance(data, dict) else None
 
 
-def verify_cache(everything: bool = False, delete: bool = False) -> Iterator[tuple[CachedFile, bool]]:
-    """Yield (file, intact) for every cached file; with ``delete`` remove the ones that are not."""
+def verify_cache(everything: bool = False, delete: bool = False) -> Iterator[tuple[CachedFile, str]]:
+    """Yield (file, "ok" | "corrupt" | "unverified") for every cached file, without any request;
+    "unverified": a copy the zoo never verified (no hash in its name, none recorded). With
+    ``delete``, corrupt files are removed."""
     for row in cache_files(everything):
-        intact = _matches_blob_name(row.blob, sha256_file(row.blob))
-        if not intact and delete:
+        expected = known_hash(row.path)
+        status = "unverified" if expected is None else (
+            "ok" if _matches(expected, row.blob, sha256_file(row.blob)) else "corrupt")
+        if status == "corrupt" and delete:
             _evict(row.path, row.blob)
-        yield row, intact
+        yield row, status
 
 
 def clear_cache(repos: list[str] | None = None, everything: bool = False) -> tuple[int, int]:
