@@ -2,16 +2,18 @@
 
     python scripts/ship_weights.py RUN.card.json --tag awgn_small --description "..." \
         [--default] [--metric cbsd68_s25_psnr=30.1 ...]
+    python scripts/ship_weights.py --restamp      # rewrite every shipped file's metadata
 
 The card written by `zoo train` gains the tag's file name, a description, the golden-crop PSNR
 measured here (tests/test_pretrained.py checks it on every CI run) and any benchmark metrics given.
+The weights are written with the tag in their metadata (zoo.weights.metadata), and the card pins
+the new file's sha256. ``--restamp`` does that to every shipped tag: same tensors, new metadata.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,15 +21,40 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     args = _parse()
+    if args.restamp:
+        return restamp()
     card = json.loads(args.card.read_text())
     weights = ROOT / "plugins" / card["architecture"] / "weights"
     target = weights / f"{args.tag}.safetensors"
-    shutil.copyfile(args.card.parent / card["file"], target)
     card.update(file=target.name, description=args.description, default=args.default)
+    card["sha256"] = stamp(args.card.parent / json.loads(args.card.read_text())["file"], target, card, args.tag)
     card["metrics"].update({k: float(v) for k, v in (m.split("=", 1) for m in args.metric)})
     card["metrics"]["golden_psnr"] = round(_golden(card, target), 3)
     (weights / f"{args.tag}.card.json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"shipped {card['architecture']}.{args.tag}: {card['metrics']}")
+
+
+def stamp(source: Path, target: Path, card: dict, tag: str) -> str:
+    """Write ``source``'s tensors to ``target`` with the tag's metadata; return the new sha256."""
+    from registry.manager import get_registry
+    from zoo.weights.files import load_state, save_state
+    from zoo.weights.metadata import describe
+
+    arch = get_registry().get(card["architecture"])
+    config = arch.config.preset(card.get("preset"), **card.get("config", {}))
+    training = card.get("training", {})
+    provenance = training.get("command", "") if isinstance(training, dict) else str(training)
+    return save_state(load_state(source), target, metadata=describe(arch.name, config, tag, provenance))
+
+
+def restamp() -> None:
+    for card_path in sorted(ROOT.glob("plugins/*/weights/*.card.json")):
+        card = json.loads(card_path.read_text())
+        tag = card_path.name.removesuffix(".card.json")
+        path = card_path.parent / card["file"]
+        old, card["sha256"] = card["sha256"], stamp(path, path, card, tag)
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        print(f"{card['architecture']}.{tag}: sha256 {old[:12]}... -> {card['sha256'][:12]}...")
 
 
 def _golden(card: dict, path: Path) -> float:
@@ -40,9 +67,10 @@ def _golden(card: dict, path: Path) -> float:
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("card", type=Path)
-    parser.add_argument("--tag", required=True)
-    parser.add_argument("--description", required=True)
+    parser.add_argument("card", type=Path, nargs="?")
+    parser.add_argument("--restamp", action="store_true", help="rewrite the metadata of every shipped file")
+    parser.add_argument("--tag")
+    parser.add_argument("--description")
     parser.add_argument("--default", action="store_true")
     parser.add_argument("--metric", action="append", default=[], help="KEY=VALUE, repeatable")
     return parser.parse_args()

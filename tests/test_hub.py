@@ -19,6 +19,7 @@ from registry.spec import PretrainedWeights
 from tests import toyplugin
 from tests.conftest import run_zoo
 from tests.hubserver import hub  # noqa: F401  (fixture)
+from zoo.weights import cache as zcache
 from zoo.weights import hub as zhub
 from zoo.cli import app
 from zoo.weights.files import save_state
@@ -417,7 +418,7 @@ def test_a_modified_copy_in_place_of_the_cache_link_is_caught(hub, tmp_path, rgb
     data[-1] ^= 1
     path.unlink()
     path.write_bytes(bytes(data))  # a copy, not a symlink: no hash in any name
-    assert [s for _, s in zhub.verify_cache(everything=True)] == ["corrupt"]
+    assert [s for _, s in zcache.verify_cache(everything=True)] == ["corrupt"]
     result = zoo("cache", "verify", "--all")
     assert result.exit_code == 1 and "CORRUPT" in result.stdout
     one_line_error(zoo("denoise", "--model", "toynet", "--weights", REF, rgb_image), "checksum mismatch")
@@ -433,7 +434,7 @@ def test_an_unrecorded_copy_is_checked_online_and_refused_offline(hub, tmp_path)
     good = path.read_bytes()
     path.unlink()
     path.write_bytes(good)  # an honest copy nobody recorded (e.g. a cache copied with cp -L)
-    assert [s for _, s in zhub.verify_cache(everything=True)] == ["unverified"]
+    assert [s for _, s in zcache.verify_cache(everything=True)] == ["unverified"]
     with pytest.raises(WeightsError, match="cannot verify the cached copy"):
         zhub.download(REF, offline=True)
     hub.requests.clear()
@@ -441,7 +442,7 @@ def test_an_unrecorded_copy_is_checked_online_and_refused_offline(hub, tmp_path)
     assert [m for m, _ in hub.requests] == ["HEAD"]
     hub.requests.clear()
     assert zhub.download(REF, offline=True) == path and hub.requests == []
-    assert [s for _, s in zhub.verify_cache(everything=True)] == ["ok"]
+    assert [s for _, s in zcache.verify_cache(everything=True)] == ["ok"]
 
 
 def test_offline_after_online_repeats_with_zero_requests_for_a_repo_without_config(hub, tmp_path, rgb_image):

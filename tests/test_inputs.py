@@ -86,7 +86,7 @@ def test_things_that_are_not_images_or_models_are_refused(toy):
     with pytest.raises(ZooError, match="takes a path or a numpy array"):
         zoo.denoise([[0.5]], toy)
     with pytest.raises(ZooError, match="named by a string"):
-        zoo.load(None)
+        zoo.load(42)
     with pytest.raises(ZooError, match="denoise_batch takes a float NxHxWx3 batch"):
         toy.denoise_batch(np.zeros((8, 8, 3), np.float32))
 

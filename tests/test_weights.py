@@ -61,14 +61,15 @@ def test_only_safetensors_is_parsed(tmp_path, toy_file):
         weights.load_state(cut)
 
 
-def test_weights_for_another_preset_do_not_load(tmp_path):
+def test_weights_for_another_preset_fit_it_unless_a_preset_is_named(tmp_path):
     toyplugin.install()
     import zoo
 
     path = tmp_path / "wide.safetensors"
-    weights.save_state(toyplugin.random_state(hidden=8), path)
+    weights.save_state(toyplugin.random_state(hidden=8), path)  # a bare state dict: no metadata
+    assert zoo.load("toynet", weights=str(path)).config.hidden == 8  # fitted by its tensor shapes
     with pytest.raises(WeightsError, match="do not fit .* wrong shape: mix.weight"):
-        zoo.load("toynet", weights=str(path))
+        zoo.load("toynet", weights=str(path), preset="tiny")
     assert zoo.load("toynet", weights=str(path), preset="wide").config.hidden == 8
 
 

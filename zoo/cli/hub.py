@@ -68,11 +68,11 @@ def cache_list(
     """Cached files of the zoo's Hub repositories (no network)."""
     from rich.table import Table
 
-    from zoo.weights import hub
+    from zoo.weights import cache, hub
 
     with reported():
         rows = [{"repo": r.repo_id, "revision": r.revision, "refs": list(r.refs), "file": r.filename,
-                 "size": r.size, "path": str(r.path)} for r in hub.cache_files(everything)]
+                 "size": r.size, "path": str(r.path)} for r in cache.cache_files(everything)]
         if as_json:
             return out.print_json(json.dumps(rows))
         table = Table("repo", "revision", "refs", "file", "size", title=f"cache: {hub.cache_dir()}")
@@ -87,11 +87,11 @@ def cache_verify(
     delete: bool = typer.Option(False, "--delete", help="Delete corrupt files so the next use re-downloads them."),
 ) -> None:
     """Re-hash every cached file against the hash the Hub reported for it; exit 1 if any is corrupt."""
-    from zoo.weights import hub
+    from zoo.weights import cache
 
     with reported():
         bad = unverified = 0
-        for row, status in hub.verify_cache(everything, delete):
+        for row, status in cache.verify_cache(everything, delete):
             bad += status == "corrupt"
             unverified += status == "unverified"
             shown = {"ok": "ok", "unverified": "[yellow]UNVERIFIED[/yellow]",
@@ -112,12 +112,12 @@ def cache_clear(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete cached revisions with huggingface_hub's cache API."""
-    from zoo.weights import hub
+    from zoo.weights import cache
 
     with reported():
         if not yes:
             typer.confirm(f"delete cached {'repositories ' + ', '.join(repos) if repos else 'zoo weights'}?", abort=True)
-        revisions, freed = hub.clear_cache(repos, everything)
+        revisions, freed = cache.clear_cache(repos, everything)
         out.print(f"deleted {revisions} revision(s), {freed:,} bytes")
 
 

@@ -10,12 +10,16 @@ from zoo.atomic import atomic_path
 from zoo.imaging.noise import NoiseSpec
 from zoo.training.config import TrainConfig, TrainState, channel_config
 from zoo.weights.files import save_state
+from zoo.weights.metadata import describe
 
 def finish(denoiser: Any, cfg: TrainConfig, out: Path, state: TrainState, train_files: list[list[Path]],
            val_files: list[Path], command: str, hardware: str = "") -> dict[str, Any]:
     """Write the safetensors weights and the JSON model card; return the card."""
     out = out.with_suffix(".safetensors")
-    digest = save_state(denoiser.state_dict(), out, metadata={"architecture": cfg.model, "preset": cfg.preset or ""})
+    config_type = type(denoiser.config)
+    inference = config_type.preset(cfg.preset, **card_config(cfg, config_type))  # what the card rebuilds
+    digest = save_state(denoiser.state_dict(), out, metadata=describe(denoiser.architecture, inference,
+                                                                      provenance=command))
     last = state.history[-1] if state.history else {}
     card = {
         "architecture": cfg.model, "file": out.name, "sha256": digest, "preset": cfg.preset,

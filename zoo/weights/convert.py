@@ -55,7 +55,7 @@ def convert(src: Path, dst: Path, model: str | None = None, preset: str | None =
     if src_kind is None:
         _write_native(_read_canonical(src), dst, dst_kind, model, preset)
     else:
-        _write_canonical(_read_native(src, src_kind, model, preset), dst, model, preset)
+        _write_canonical(_read_native(src, src_kind, model, preset), dst, model, preset, src.name)
     return dst
 
 
@@ -65,14 +65,16 @@ def _read_canonical(path: Path) -> dict[str, np.ndarray]:
     return load_state(path)
 
 
-def _write_canonical(state: dict[str, np.ndarray], dst: Path, model: str | None, preset: str | None) -> None:
+def _write_canonical(state: dict[str, np.ndarray], dst: Path, model: str | None, preset: str | None,
+                     src_name: str = "") -> None:
     from zoo.weights.files import save_state
+    from zoo.weights.metadata import describe
 
     metadata = None
     if model is not None:
         denoiser = _denoiser(model, preset, _any_backend(model))
         denoiser.load_state_dict(state)  # validates names and shapes before anything is written
-        metadata = {"architecture": denoiser.architecture, "preset": preset or ""}
+        metadata = describe(denoiser.architecture, denoiser.config, provenance=f"zoo convert from {src_name}")
     save_state(state, dst, metadata=metadata)
 
 

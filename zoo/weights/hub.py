@@ -21,7 +21,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from registry.errors import WeightsError
 from zoo.weights.files import sha256_file
@@ -181,8 +181,8 @@ def _verify(path: Path, ref: HubRef, pin: str | None, offline: bool) -> None:
     blob = Path(os.path.realpath(path))
     actual = sha256_file(blob)
     expected = known_hash(path) or _hub_hash(path, ref, offline)
-    if not _matches(expected, blob, actual):
-        _evict(path, blob)
+    if not matches(expected, blob, actual):
+        evict(path, blob)
         raise WeightsError(
             f"checksum mismatch for {ref}: the bytes do not match the hash the Hub reported "
             f"({expected[:12]}...); the corrupt copy was deleted and was not loaded, run again to re-download"
@@ -195,7 +195,7 @@ def _verify(path: Path, ref: HubRef, pin: str | None, offline: bool) -> None:
         )
 
 
-def _matches(expected: str, blob: Path, sha256: str) -> bool:
+def matches(expected: str, blob: Path, sha256: str) -> bool:
     """Hub hashes are an LFS sha256 (64 hex) or, for small files, a git blob sha1 (40 hex)."""
     return expected == (sha256 if len(expected) == 64 else git_blob_sha1(blob))
 
@@ -267,7 +267,7 @@ def git_blob_sha1(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _evict(pointer: Path, blob: Path) -> None:
+def evict(pointer: Path, blob: Path) -> None:
     for p in {pointer, blob}:
         p.unlink(missing_ok=True)
 
@@ -304,6 +304,8 @@ def model_source(name: str, weights: str | None, offline: bool | None = None) ->
     if repo:
         if config is None:
             raise WeightsError(f"{name} has no {CONFIG_FILE}; use --model ARCHITECTURE --weights {ref}")
+        return config["architecture"], str(ref), config
+    if config is not None and not name:  # no --model: the repository says what it is
         return config["architecture"], str(ref), config
     if config is not None:
         from zoo.weights.names import parse_model
@@ -353,93 +355,3 @@ def pull(model: str, *, offline: bool | None = None, tqdm_class: Any = None) -> 
             if required:
                 raise
     return paths
-
-
-# -- zoo cache ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CachedFile:
-    """One cached file of a repository revision, as `zoo cache` shows it."""
-
-    repo_id: str
-    revision: str
-    refs: tuple[str, ...]
-    filename: str
-    size: int
-    path: Path
-    blob: Path
-
-
-def _scan() -> Any:
-    from huggingface_hub import scan_cache_dir
-    from huggingface_hub.errors import CacheNotFound
-
-    try:
-        return scan_cache_dir(cache_dir())
-    except CacheNotFound:
-        return None
-
-
-def cache_files(everything: bool = False) -> list[CachedFile]:
-    """Cached model files of the zoo's repositories (those whose config.json names a registered
-    architecture, or that a pretrained card points at); ``everything`` lists all model repos."""
-    info = _scan()
-    if info is None:
-        return []
-    rows = [
-        CachedFile(repo.repo_id, rev.commit_hash, tuple(sorted(rev.refs)), f.file_name, f.size_on_disk,
-                   f.file_path, f.blob_path)
-        for repo in info.repos if repo.repo_type == "model" and (everything or _is_zoo_repo(repo))
-        for rev in repo.revisions for f in rev.files
-    ]
-    return sorted(rows, key=lambda r: (r.repo_id, r.revision, r.filename))
-
-
-def _is_zoo_repo(repo: Any) -> bool:
-    from registry.manager import get_registry
-
-    archs = get_registry().architectures.values()
-    card_repos = {parse_ref(p.file).repo_id for a in archs for p in a.pretrained if p.file.startswith(SCHEME)}
-    names = {n for a in archs for n in (a.name, *a.aliases)}
-    return repo.repo_id in card_repos or any(
-        _config_architecture(f.file_path) in names
-        for rev in repo.revisions for f in rev.files if f.file_name == CONFIG_FILE
-    )
-
-
-def _config_architecture(path: Path) -> str | None:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data.get("architecture") if isinstance(data, dict) else None
-
-
-def verify_cache(everything: bool = False, delete: bool = False) -> Iterator[tuple[CachedFile, str]]:
-    """Yield (file, "ok" | "corrupt" | "unverified") for every cached file, without any request;
-    "unverified": a copy the zoo never verified (no hash in its name, none recorded). With
-    ``delete``, corrupt files are removed."""
-    for row in cache_files(everything):
-        expected = known_hash(row.path)
-        status = "unverified" if expected is None else (
-            "ok" if _matches(expected, row.blob, sha256_file(row.blob)) else "corrupt")
-        if status == "corrupt" and delete:
-            _evict(row.path, row.blob)
-        yield row, status
-
-
-def clear_cache(repos: list[str] | None = None, everything: bool = False) -> tuple[int, int]:
-    """Delete cached revisions of the named repositories (default: all of the zoo's, or every model
-    repo with ``everything``) with huggingface_hub's delete strategy; return (revisions, bytes)."""
-    info = _scan()
-    if info is None:
-        return 0, 0
-    chosen = [r for r in info.repos if r.repo_type == "model"
-              and (r.repo_id in repos if repos else (everything or _is_zoo_repo(r)))]
-    revisions = [rev.commit_hash for r in chosen for rev in r.revisions]
-    if not revisions:
-        return 0, 0
-    strategy = info.delete_revisions(*revisions)
-    strategy.execute()
-    return len(revisions), strategy.expected_freed_size

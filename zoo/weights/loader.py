@@ -13,13 +13,14 @@ from registry.errors import WeightsError, ZooError
 from registry.manager import get_registry
 from registry.spec import Architecture
 from zoo.inference import runtime
+from zoo.weights import metadata
 from zoo.weights.files import check_finite, load_state
-from zoo.weights.names import parse_model, plugin_package, pretrained_card, run_card
+from zoo.weights.names import DEFAULT_MODEL, parse_model, plugin_package, pretrained_card, run_card
 from zoo.weights.resolve import resolve
 
 
 def load(
-    name: str,
+    name: str | None,
     backend: str | None = None,
     weights: str | None = None,
     tag: str | None = None,
@@ -34,51 +35,106 @@ def load(
 ) -> Denoiser:
     """Build a ready Denoiser.
 
-    ``name`` is an architecture name or alias, optionally with ``:TAG``. Weights come from
-    ``weights`` (a reference, see zoo.weights.resolve) when given, else from the pretrained card ``tag``
-    (the architecture's default tag when None). ``pretrained=False`` gives random weights.
-    ``preset`` and keyword arguments choose the config when no card fixes it; a local weight file
-    with the ``.card.json`` that `zoo train` writes beside it rebuilds the preset it was trained as.
-    Hub weights (``hf://``, also ``name="hf://ORG/REPO[@REV]"``) take their config from the
-    repository's config.json when it has one; ``offline`` (default: HF_HUB_OFFLINE) uses the cache only.
-    ``precision`` ("fp32" or "bf16") and ``compile`` pick a faster runtime (Denoiser.accelerate).
+    ``name`` is an architecture name or alias, optionally with ``:TAG``; None takes the
+    architecture from the weights file's metadata (zoo.weights.metadata), else the default model.
+    Weights come from ``weights`` (a reference, see zoo.weights.resolve) when given, else from the
+    pretrained card ``tag`` (the architecture's default tag when None). ``pretrained=False`` gives
+    random weights. The config, first found wins: the card of a tag named explicitly (also with
+    ``weights``); the Hub repository's config.json; the config in the weights' metadata; the
+    ``.card.json`` `zoo train` wrote beside a local file; ``preset`` and keyword arguments; and
+    for a bare state dict the preset whose tensor shapes it fits. ``offline`` (default:
+    HF_HUB_OFFLINE) uses the Hub cache only. ``precision`` ("fp32" or "bf16") and ``compile``
+    pick a faster runtime (Denoiser.accelerate).
     """
-    if not isinstance(name, str) or not name:
+    if name is not None and (not isinstance(name, str) or not name):
         raise ZooError(f"a model is named by a string like 'mwrcanet' or 'mwrcanet:awgn_small', got {name!r}")
     if precision not in PRECISIONS:
         raise ZooError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     runtime.tune_allocator()
     hub_config = None
-    if name.startswith("hf://") or (weights or "").startswith("hf://"):
+    if (name or "").startswith("hf://") or (weights or "").startswith("hf://"):
         from zoo.weights import hub  # imported lazily: huggingface_hub is slow to import
 
-        name, weights, hub_config = hub.model_source(name, weights, offline)
-    name, parsed_tag = parse_model(name)
+        name, weights, hub_config = hub.model_source(name or "", weights, offline)
+    early = weights is not None and not weights.startswith("bundled:")  # bundled: needs the plugin first
+    path = resolve(weights, None, offline=offline) if early else None
+    meta = metadata.read(path) if path is not None else {}
+    name, parsed_tag = parse_model(name or meta.get("architecture") or DEFAULT_MODEL)
     arch = get_registry().get(name)
-    card = pretrained_card(arch, tag or parsed_tag) if (pretrained and weights is None) else None
+    _check_metadata(meta, arch, weights)
+    tag = tag or parsed_tag
+    card = pretrained_card(arch, tag) if pretrained and (weights is None or tag is not None) else None
+    fit = False
     if card is not None:
         cfg = arch.config.preset(card.preset, **{**card.config, **config})
     elif hub_config is not None:
         cfg = arch.config.from_hub_dict({**hub_config, **config})
+    elif preset is None and (recorded := metadata.config_of(meta, arch, **config)) is not None:
+        cfg = recorded
     elif (trained := run_card(weights, arch.name)) is not None and preset is None:
         cfg = arch.config.preset(trained.get("preset"), **{**trained.get("config", {}), **config})
     else:
         cfg = arch.config.preset(preset, **config)
+        fit = preset is None and not config
     backend = backend or arch.default_backend()
     denoiser = _build(arch, cfg, backend, precision)
-    denoiser.architecture, denoiser.backend = arch.name, backend
-    ref, pin = (weights, None) if weights else ((card.file, card.sha256) if card else (None, None))
-    if ref is not None:
-        path = resolve(ref, pin, package=plugin_package(arch), offline=offline)
-        denoiser.load_state_dict(check_finite(load_state(path, trust_pickle=trust_pickle), path))
+    if weights is not None:
+        path = path or resolve(weights, None, package=plugin_package(arch), offline=offline)
+        state = check_finite(load_state(path, trust_pickle=trust_pickle), path)
+        denoiser = _load_fitting(denoiser, arch, state, backend, precision, path.name) if fit else _loaded(denoiser, state)
+    elif card is not None:
+        path = resolve(card.file, card.sha256, package=plugin_package(arch), offline=offline)
+        denoiser = _loaded(denoiser, check_finite(load_state(path), path))
     elif arch.needs_weights and pretrained:
         raise WeightsError(
             f"{arch.name} has no pretrained weights yet; pass --weights FILE.safetensors "
             "(or pretrained=False for random weights)"
         )
+    denoiser.architecture, denoiser.backend = arch.name, backend
     if precision != "fp32" or compile:
         denoiser.accelerate(precision=precision, compile=compile)
     return denoiser
+
+
+def _check_metadata(meta: dict[str, str], arch: Architecture, weights: str | None) -> None:
+    if meta and get_registry().get(meta["architecture"]).name != arch.name:
+        raise WeightsError(f"{weights} holds {meta['architecture']} weights, not {arch.name}; "
+                           f"use --model {meta['architecture']} (or leave --model out)")
+
+
+def _loaded(denoiser: Denoiser, state: dict) -> Denoiser:
+    denoiser.load_state_dict(state)
+    return denoiser
+
+
+def _load_fitting(denoiser: Denoiser, arch: Architecture, state: dict, backend: str, precision: str,
+                  source: str) -> Denoiser:
+    """A bare state dict (no metadata, no card): the default preset, else the preset whose tensor
+    shapes it fits; when none does, the error names the nearest preset and what differs."""
+    try:
+        return _loaded(denoiser, state)
+    except WeightsError:
+        pass
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    misfits = []
+    for preset in arch.config.presets:
+        candidate = _build(arch, arch.config.preset(preset), backend, precision)
+        expected = {k: tuple(v.shape) for k, v in candidate.state_dict().items()}
+        if expected == shapes:
+            return _loaded(candidate, state)
+        misfits.append((_differences(expected, shapes), preset))
+    if not misfits:
+        raise WeightsError(f"{source} does not fit {arch.name}'s config (it has no presets to try)")
+    diffs, nearest = min(misfits, key=lambda m: len(m[0]))
+    raise WeightsError(f"{source} fits no {arch.name} preset; nearest is {nearest!r}, where "
+                       f"{len(diffs)} tensor(s) differ, e.g. {'; '.join(diffs[:2])}")
+
+
+def _differences(expected: dict[str, tuple], found: dict[str, tuple]) -> list[str]:
+    missing = [f"{k} missing" for k in expected if k not in found]
+    extra = [f"{k} unexpected" for k in found if k not in expected]
+    shaped = [f"{k} is {found[k]}, the preset has {expected[k]}" for k in expected if k in found and found[k] != expected[k]]
+    return shaped + missing + extra
 
 
 def _build(arch: Architecture, cfg: Any, backend: str, precision: str) -> Denoiser:

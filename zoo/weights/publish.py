@@ -19,6 +19,7 @@ from registry.spec import Architecture, PretrainedWeights
 from zoo.weights import hub
 from zoo.atomic import atomic_path
 from zoo.weights.files import save_state
+from zoo.weights.metadata import describe
 
 LIBRARY = "denoise-zoo"
 # Card metric keys read DATASET_sSIGMA_METRIC (e.g. cbsd68_s25_psnr) or DATASET_METRIC.
@@ -57,7 +58,9 @@ def export(
                         offline=offline)
     arch = get_registry().get(denoiser.architecture)
     card = None if (weights or model.startswith(hub.SCHEME)) else arch.weights_for(parse_model(model)[1])
-    sha = save_state(denoiser.state_dict(), targets["weights"], metadata={"architecture": arch.name, "format": "pt"})
+    provenance = f"zoo export {model}" + (f" --weights {weights}" if weights else "")
+    sha = save_state(denoiser.state_dict(), targets["weights"],
+                     metadata=describe(arch.name, denoiser.config, card.tag if card else None, provenance))
     _write_text(targets["config"], denoiser.config.to_json(arch.name) + "\n")
     _write_text(targets["card"], model_card(arch, denoiser.config.to_hub_dict(arch.name), card, sha, datasets))
     return targets
