@@ -9,12 +9,20 @@ from typing import Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from registry.errors import ZooError
+from registry.manager import plugin_failure
 
 out = Console()
 err = Console(stderr=True)
 state = {"debug": os.environ.get("ZOO_DEBUG") == "1"}
+
+
+def error_line(text: str, prefix: bool = True) -> None:
+    """One line on stderr, ``error: `` first; the text is shown as is (a ``[torch]`` in it is not
+    taken for markup)."""
+    err.print(f"[red]error:[/red] {escape(text)}" if prefix else escape(text), highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -25,7 +33,7 @@ def reported() -> Iterator[None]:
     except ZooError as exc:
         if state["debug"]:
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        error_line(plugin_failure(exc) or str(exc))  # a strict-mode plugin failure names the plugin
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted; no partial output was left")
