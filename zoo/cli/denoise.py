@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 
 from registry.errors import ZooError
 from zoo import api
-from zoo.cli.console import err, out, reported
+from zoo.cli.console import out, reported, say
 from zoo.weights.names import DEFAULT_MODEL
 
 
@@ -44,31 +47,70 @@ def denoise(
     offline: bool = typer.Option(False, "--offline", help="Hub weights from the cache only, no network."),
 ) -> None:
     """Denoise photos; by default each output is written beside its input as NAME_denoised-MODEL.EXT."""
+    try:
+        with _sigterm_raises(), reported():
+            _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads,
+                     options=(sigma, max_memory, tile, ensemble, allow_large),
+                     load={"backend": backend, "weights": weights, "preset": preset, "trust_pickle": trust_pickle,
+                           "offline": offline or None, "precision": precision, "compile": compile_model})
+    except Terminated:
+        say("terminated; no partial output was left", stderr=True)
+        raise typer.Exit(128 + signal.SIGTERM) from None
+
+
+def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads, options, load) -> None:
     from zoo.inference import batch
 
-    with reported():
-        if threads is not None:
-            from zoo.inference import runtime
+    label = model.replace(":", "-").replace("/", "-")
+    batch.check_template(name_template, label)  # the command's own mistakes: before anything runs
+    batch.check_output(output)
+    if threads is not None:
+        from zoo.inference import runtime
 
-            runtime.set_threads(threads)
-        jobs = batch.expand_inputs(inputs, recursive)
+        runtime.set_threads(threads)
+    jobs = batch.expand_inputs(inputs, recursive)
+    if not jobs:
+        raise ZooError("no images found in the given inputs")
+    run_options = batch.make_options(*options)
+    if dropped := batch.drop_own_outputs(jobs, label, name_template, out_dir, output):
+        where = "in the output folder" if out_dir or output else "beside the inputs"
+        say(f"ignored {dropped} earlier output(s) of this command found {where} "
+            "(name them explicitly to denoise them)", stderr=True)
         if not jobs:
-            raise ZooError("no images found in the given inputs")
-        label = model.replace(":", "-").replace("/", "-")
-        options = batch.make_options(sigma, max_memory, tile, ensemble, allow_large)
-        if dropped := batch.drop_own_outputs(jobs, label, name_template):
-            err.print(f"ignored {dropped} earlier output(s) of this command found beside the inputs "
-                      "(name them explicitly to denoise them)", highlight=False, soft_wrap=True)
-            if not jobs:
-                raise ZooError("no images to denoise: the inputs hold only earlier outputs of this command")
-        batch.plan_outputs(jobs, label, output, out_dir, overwrite, name_template)
-        if all(job.error or job.skipped for job in jobs):
-            return _finish(jobs)
-        denoiser = api.load(model, backend=backend, weights=weights, preset=preset, trust_pickle=trust_pickle,
-                            offline=offline or None, precision=precision, compile=compile_model)
-        with batch.BatchProgress(len(jobs)) as progress:
-            batch.run_jobs(denoiser, jobs, options, _report, progress)
-        _finish(jobs)
+            raise ZooError("no images to denoise: the inputs hold only earlier outputs of this command")
+    batch.plan_outputs(jobs, label, output, out_dir, overwrite, name_template)
+    if all(job.error or job.skipped for job in jobs):
+        return _finish(jobs)
+    denoiser = api.load(model, **load)
+    with batch.BatchProgress(len(jobs)) as progress:
+        batch.run_jobs(denoiser, jobs, run_options, _report, progress)
+    _finish(jobs)
+
+
+class Terminated(BaseException):
+    """SIGTERM as an exception, so that the temp file being written is removed on the way out.
+
+    Not an Exception (nothing may swallow it) nor a KeyboardInterrupt (exit 143, not 130).
+    """
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While denoising, SIGTERM raises Terminated in the main thread (once: a second one during
+    the clean-up is ignored); the previous handler is put back afterwards."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        yield
+        return
+
+    def handler(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _report(job) -> None:
@@ -84,7 +126,7 @@ def _finish(jobs) -> None:
 
     lines, code = batch.summary(jobs)
     for line in lines:
-        err.print(line, markup=False, highlight=False, soft_wrap=True)
+        say(line, stderr=True)
     if code:
         raise typer.Exit(code)
 

@@ -1,4 +1,6 @@
-"""Batches of files: expand inputs, name outputs safely, denoise, and keep going past bad files.
+"""Batches of files: denoise planned jobs, publish outputs safely, and keep going past bad files.
+
+Inputs and output paths are planned first (:mod:`zoo.inference.planning`, re-exported here).
 
 A job ends in one of three states: written (``target`` set, no ``error``/``skipped``), skipped
 (its output exists and ``--overwrite`` was not given) or failed (``error``: one line). A bad file
@@ -7,38 +9,19 @@ never stops the batch; :func:`summary` gives the closing lines and the exit code
 
 from __future__ import annotations
 
-import glob
-import os
-import re
-import string
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from registry.denoiser import Denoiser
 from registry.errors import ImageWriteError, ZooError
+from zoo import atomic
 from zoo.inference import engine
-from zoo.photo.imageio import DEFAULT_MAX_PIXELS, FORMATS, read_image, write_image
-
-DEFAULT_TEMPLATE = "{stem}_denoised-{model}{ext}"
-TEMPLATE_FIELDS = ("stem", "name", "ext", "model")
-
-
-@dataclass
-class Job:
-    """One input and where its output goes; ``error`` is set when it cannot or did not run.
-
-    ``base`` is the folder the input was found in when a directory was given, so that outputs of
-    a recursive walk keep their sub-folders under ``--out-dir``.
-    """
-
-    source: Path
-    target: Path | None = None
-    error: str | None = None
-    skipped: str | None = None
-    base: Path | None = None
-    found: bool = False  # came from a folder or a glob, not named on the command line
+from zoo.inference.planning import (  # noqa: F401  (the batch's planning, re-exported)
+    DEFAULT_TEMPLATE, TEMPLATE_FIELDS, Job, check_output, check_template, drop_own_outputs, expand_inputs,
+    not_regular, plan_outputs,
+)
+from zoo.photo.imageio import DEFAULT_MAX_PIXELS, FORMATS, Photo, read_image, write_image
 
 
 @dataclass(frozen=True)
@@ -63,118 +46,6 @@ def make_options(
     return Options(sigma, engine.parse_memory(max_memory), tile, ensemble, limit)
 
 
-# -- inputs and outputs
-
-
-def expand_inputs(inputs: list[str], recursive: bool = False) -> list[Job]:
-    """Files, directories (their images) and globs, in order; unmatched ones become failed jobs."""
-    jobs: list[Job] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            jobs += [Job(p, base=path, found=True) for p in _images_in(path, recursive)]
-        elif path.exists() or not glob.has_magic(item):
-            jobs.append(Job(path, error=None if path.exists() else f"no such file: {item}"))
-        else:
-            matches = sorted(Path(p) for p in glob.glob(item, recursive=recursive))
-            jobs += [Job(p, found=True) for p in matches if p.is_file()] or [Job(path, error=f"no file matches {item}")]
-    return jobs
-
-
-def _images_in(folder: Path, recursive: bool) -> list[Path]:
-    pattern = "**/*" if recursive else "*"
-    return [p for p in sorted(folder.glob(pattern)) if p.suffix.lower() in FORMATS and p.is_file()]
-
-
-def check_template(template: str) -> str:
-    """Validate a file-name template; raise ZooError naming the fields it may use."""
-    try:
-        names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-    except ValueError as exc:
-        raise ZooError(f"bad --name-template {template!r}: {exc}") from exc
-    unknown = names - set(TEMPLATE_FIELDS)
-    if unknown or not names & {"stem", "name"}:
-        fields = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
-        raise ZooError(f"bad --name-template {template!r}: use {fields}, including {{stem}} or {{name}}")
-    return template
-
-
-def drop_own_outputs(jobs: list[Job], label: str, template: str = DEFAULT_TEMPLATE) -> int:
-    """Remove, in place, files found in folders or globs whose names this command's naming would
-    give an output (``x_denoised-mwrcanet.png`` for ``--model mwrcanet``), so that running the same
-    command again does not denoise its earlier outputs; files named explicitly always run. Returns
-    how many were removed."""
-    check_template(template)
-    own = re.compile(_template_regex(template, label))
-    kept = [job for job in jobs if not (job.found and own.fullmatch(job.source.name))]
-    dropped = len(jobs) - len(kept)
-    jobs[:] = kept
-    return dropped
-
-
-def _template_regex(template: str, label: str) -> str:
-    parts = []
-    for literal, field, _, _ in string.Formatter().parse(template):
-        parts.append(re.escape(literal))
-        if field is not None:
-            parts.append({"model": re.escape(label), "ext": r"\.[^.]+"}.get(field, ".+"))
-    return "".join(parts)
-
-
-def plan_outputs(
-    jobs: list[Job], label: str, output: Path | None, out_dir: Path | None, overwrite: bool,
-    template: str = DEFAULT_TEMPLATE,
-) -> None:
-    """Set each job's target; mark it skipped (exists) or failed (unsafe, duplicate, unwritable)."""
-    if output is not None and len(jobs) > 1:
-        raise ZooError("-o/--output takes a single input; use --out-dir for several")
-    check_template(template)
-    seen: dict[Path, Path] = {}
-    for job in jobs:
-        if job.error:
-            continue
-        job.target = output or _target(job, label, out_dir, template)
-        job.error = _duplicate(job, seen) or _unsafe(job.source, job.target)
-        if job.error is None and job.target.exists() and not overwrite:
-            job.skipped = f"output {job.target} exists; pass --overwrite to replace it"
-
-
-def _target(job: Job, label: str, out_dir: Path | None, template: str) -> Path:
-    name = template.format(stem=job.source.stem, model=label, ext=job.source.suffix, name=job.source.name)
-    if out_dir is None:
-        return job.source.parent / name
-    sub = job.source.parent.relative_to(job.base) if job.base else Path()
-    _make_dir(out_dir / sub)
-    return out_dir / sub / name
-
-
-def _duplicate(job: Job, seen: dict[Path, Path]) -> str | None:
-    key = job.target.resolve()
-    if key in seen:
-        return f"output {job.target} is also the output of {seen[key]}; change --name-template"
-    seen[key] = job.source
-    return None
-
-
-def _make_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ImageWriteError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from exc
-
-
-def _unsafe(source: Path, target: Path) -> str | None:
-    if target.exists() and source.exists() and os.path.samefile(source, target):
-        return f"output {target} is the input; it is never overwritten, choose another output"
-    if target.is_dir():
-        return f"output {target} is a directory; use --out-dir for a folder"
-    if not target.parent.is_dir():
-        return f"cannot write {target}: folder {target.parent} does not exist"
-    if not os.access(target.parent, os.W_OK):
-        return f"cannot write {target}: folder {target.parent} is not writable"
-    return None
-
-
 # -- running
 
 
@@ -184,8 +55,8 @@ def run_jobs(
 ) -> list[Job]:
     """Denoise every runnable job; a failing file is recorded and the batch goes on.
 
-    Ctrl-C propagates: the output being written is a temp file that is removed, so no partial
-    output survives.
+    Ctrl-C (and SIGTERM, which ``zoo denoise`` turns into an exception) propagates: the output
+    being written is a temp file that is removed, so no partial output survives.
     """
     for job in jobs:
         if job.error is None and job.skipped is None:
@@ -200,17 +71,46 @@ def run_jobs(
 
 def _run_one(denoiser: Denoiser, job: Job, options: Options, progress: "BatchProgress | None") -> str | None:
     try:
+        if job.source.exists() and (refused := not_regular(job.source)):  # changed since it was planned?
+            return refused
         photo = read_image(job.source, max_pixels=options.max_pixels)
         pixels = engine.run(
             denoiser, photo.pixels, options.sigma, max_memory=options.max_memory, tile=options.tile,
             ensemble=options.ensemble, progress=progress.tiles if progress else None,
         )
-        write_image(job.target, photo.with_pixels(pixels))
+        _write(job, photo.with_pixels(pixels))
     except ZooError as exc:
         return str(exc)
     except MemoryError:
         return f"{job.source}: out of memory; lower --max-memory or close other programs"
     return None
+
+
+def _write(job: Job, photo: Photo) -> None:
+    """Write the output atomically; without ``--overwrite`` never over a file that appeared since
+    the batch was planned (another run writing the same name): that job fails, nothing replaced.
+
+    write_image always replaces, so the no-replace write goes to a hidden temp name beside the
+    target (``.NAME.XXXXXXXX.part.EXT``) and is then linked into place here.
+    """
+    if job.overwrite:
+        write_image(job.target, photo)
+        return
+    tmp = None
+    try:
+        tmp = atomic.temp_path(job.target)
+        write_image(tmp, photo, FORMATS.get(job.target.suffix.lower()))
+        atomic.publish(tmp, job.target, replace=False)
+    except FileExistsError:
+        raise ImageWriteError(f"output {job.target} appeared while this file was being denoised (another run?); "
+                              "it was left as it is, pass --overwrite to replace it") from None
+    except ImageWriteError as exc:
+        raise ImageWriteError(str(exc).replace(str(tmp), str(job.target)) if tmp else str(exc)) from exc
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write {job.target}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def summary(jobs: list[Job]) -> tuple[list[str], int]:
