@@ -42,6 +42,7 @@ def test_shipped_files_describe_themselves_and_a_bare_copy_fits_its_preset(arch_
     save_state(load_state(path), bare)  # the tensors alone: no metadata, no card beside it
     assert metadata.read(bare) == {}
     fitted = zoo.load(arch_name, weights=str(bare), backend="torch")
+    assert zoo.load(None, weights=str(bare), backend="torch").architecture == arch_name  # found by its tensors
     card = get_registry().get(arch_name).weights_for(tag)
     assert fitted.config == get_registry().get(arch_name).config.preset(card.preset)
     np.testing.assert_allclose(fitted.denoise(IMAGE), stock.denoise(IMAGE), atol=1e-5)  # local pooling = global here
@@ -100,3 +101,30 @@ def test_train_export_and_convert_write_metadata(tmp_path):
     assert runner.invoke(app, ["convert", str(folder / "model.safetensors"), str(pt)]).exit_code == 0
     assert runner.invoke(app, ["convert", str(pt), str(back), "--model", "edsr", "--preset", "tiny"]).exit_code == 0
     assert metadata.read(back)["provenance"] == "zoo convert from w.pt"
+
+
+def test_zoo_denoise_with_only_weights_for_export_and_bare_files(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from tests.conftest import save_rgb
+    from zoo.cli import app
+
+    runner = CliRunner()
+    photo = tmp_path / "photo.png"
+    save_rgb(photo, IMAGE)
+    folder = tmp_path / "export"
+    assert runner.invoke(app, ["export", "edsr:camera_sharp_tiny", str(folder)]).exit_code == 0
+    bare = tmp_path / "bare_edsr.safetensors"
+    save_state(load_state(shipped_file("edsr", "camera_sharp_tiny")), bare)
+    stock = tmp_path / "stock.png"
+    assert runner.invoke(app, ["denoise", "--model", "edsr:camera_sharp_tiny", "-o", str(stock), str(photo)]).exit_code == 0
+    for weights, name in ((folder / "model.safetensors", "photo_denoised-model.png"),
+                          (bare, "photo_denoised-bare_edsr.png")):
+        result = runner.invoke(app, ["denoise", "--weights", str(weights), str(photo)])  # no --model
+        assert result.exit_code == 0, result.output
+        out = tmp_path / name  # named after the weights: never the stock model's output name
+        assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(stock)))
+    spelled = [runner.invoke(app, ["denoise", "--model", m, str(photo)]) for m in ("edsr.awgn_tiny", "edsr:awgn_tiny")]
+    assert spelled[0].exit_code == 0 and spelled[1].exit_code == 1  # one name for both spellings: skipped
+    assert (tmp_path / "photo_denoised-edsr-awgn_tiny.png").is_file()

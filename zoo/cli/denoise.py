@@ -18,7 +18,10 @@ from zoo.weights.names import DEFAULT_MODEL
 
 def denoise(
     inputs: List[str] = typer.Argument(..., help="Image files, directories or globs."),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="MODEL or MODEL:TAG."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m",
+        help=f"MODEL or MODEL:TAG (default {DEFAULT_MODEL}, or what the --weights file says it is).",
+    ),
     backend: Optional[str] = typer.Option(None, "--backend", help="torch, tensorflow, ..."),
     weights: Optional[str] = typer.Option(None, "--weights", help="Path, bundled:FILE or hf://ORG/REPO/FILE@REV."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Config preset (when no pretrained card fixes it)."),
@@ -61,7 +64,7 @@ def denoise(
 def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads, options, load) -> None:
     from zoo.inference import batch
 
-    label = model.replace(":", "-").replace("/", "-")
+    label = output_label(model, load["weights"])
     batch.check_template(name_template, label)  # the command's own mistakes: before anything runs
     batch.check_output(output)
     if threads is not None:
@@ -85,6 +88,23 @@ def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template
     with batch.BatchProgress(len(jobs)) as progress:
         batch.run_jobs(denoiser, jobs, run_options, _report, progress)
     _finish(jobs)
+
+
+def output_label(model: str | None, weights: str | None) -> str:
+    """{model} in output names: the model and tag (one spelling for arch.tag and arch:tag), and
+    the weights file's stem when --weights is given, so that other weights never share a name
+    with the stock model's output."""
+    from zoo.weights.names import parse_model
+
+    parts = []
+    if model or not weights:
+        arch, tag = parse_model(model or DEFAULT_MODEL)
+        parts += [arch, *([tag] if tag else [])]
+    if weights and weights.startswith("hf://"):
+        parts.append(weights.removeprefix("hf://").split("@")[0].split("/")[1:2][0] if "/" in weights[5:] else "hub")
+    elif weights:
+        parts.append(Path(weights.removeprefix("bundled:")).stem or "weights")
+    return "-".join(parts).replace("/", "-").replace(":", "-")
 
 
 class Terminated(BaseException):

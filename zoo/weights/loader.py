@@ -59,6 +59,8 @@ def load(
     early = weights is not None and not weights.startswith("bundled:")  # bundled: needs the plugin first
     path = resolve(weights, None, offline=offline) if early else None
     meta = metadata.read(path) if path is not None else {}
+    if name is None and not meta and path is not None:  # a bare state dict: which architecture is it?
+        name = _identify(check_finite(load_state(path, trust_pickle=trust_pickle), path), backend, path.name)
     name, parsed_tag = parse_model(name or meta.get("architecture") or DEFAULT_MODEL)
     arch = get_registry().get(name)
     _check_metadata(meta, arch, weights)
@@ -128,6 +130,25 @@ def _load_fitting(denoiser: Denoiser, arch: Architecture, state: dict, backend: 
     diffs, nearest = min(misfits, key=lambda m: len(m[0]))
     raise WeightsError(f"{source} fits no {arch.name} preset; nearest is {nearest!r}, where "
                        f"{len(diffs)} tensor(s) differ, e.g. {'; '.join(diffs[:2])}")
+
+
+def _identify(state: dict, backend: str | None, source: str) -> str:
+    """The architecture whose preset a bare state dict fits, found by its tensor names and shapes."""
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    for arch in get_registry().architectures.values():
+        chosen = backend if backend in arch.backends else None
+        if not arch.needs_weights or not arch.config.presets:
+            continue
+        try:
+            chosen = chosen or arch.default_backend()
+        except ZooError:  # no backend of it is installed
+            continue
+        for preset in arch.config.presets:
+            built = arch.build(arch.config.preset(preset), chosen)
+            if {k: tuple(v.shape) for k, v in built.state_dict().items()} == shapes:
+                return arch.name
+    raise WeightsError(f"{source} has no metadata and its tensors fit no installed architecture's preset; "
+                       "name it with --model ARCH (and --preset)")
 
 
 def _differences(expected: dict[str, tuple], found: dict[str, tuple]) -> list[str]:
