@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
 import imagecodecs
 import numpy as np
 import pytest
@@ -143,11 +150,11 @@ def test_palette_is_converted_to_rgb(tmp_path):
 
 
 @pytest.mark.parametrize("ext", ["jpg", "tif"])
-def test_cmyk_is_refused_with_a_clear_message(tmp_path, ext):
+def test_cmyk_is_read_as_rgb(tmp_path, ext):
+    """CMYK is converted (zoo.photo.cmyk; tests/test_photo_formats.py has the profile cases)."""
     Image.new("CMYK", (8, 8), (10, 20, 30, 40)).save(tmp_path / f"in.{ext}")
-    with pytest.raises(ImageReadError, match="CMYK|SEPARATED") as info:
-        read_image(tmp_path / f"in.{ext}")
-    assert "convert it to RGB" in str(info.value) and "\n" not in str(info.value)
+    photo = read_image(tmp_path / f"in.{ext}")
+    assert photo.pixels.shape == (8, 8, 3) and photo.color_model == "CMYK"
 
 
 @pytest.mark.parametrize("ext", ["png", "jpg", "tif", "webp"])
@@ -191,3 +198,121 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch, name, encoder):
     with pytest.raises(KeyboardInterrupt):
         write_image(tmp_path / name, photo)
     assert list(tmp_path.iterdir()) == []
+
+
+def _u8(shape) -> np.ndarray:
+    return RNG.integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def _one_line_with_name(exc: pytest.ExceptionInfo, path: Path) -> str:
+    text = str(exc.value)
+    assert "\n" not in text and str(path) in text
+    return text
+
+
+# -- E. one-line errors that name the file and say what went wrong
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_float_and_wide_tiff_errors_name_the_file(tmp_path, dtype):
+    tifffile.imwrite(tmp_path / "in.tif", np.zeros((8, 8, 3), dtype), photometric="rgb")
+    with pytest.raises(ImageReadError, match="8- or 16-bit integer") as info:
+        read_image(tmp_path / "in.tif")
+    assert _one_line_with_name(info, tmp_path / "in.tif").startswith(str(tmp_path / "in.tif"))
+
+
+@pytest.mark.parametrize("ext", ["png", "tif", "jpg"])
+def test_permission_error_is_not_called_corrupt(tmp_path, monkeypatch, ext):
+    Image.fromarray(_u8((8, 8, 3))).save(tmp_path / f"in.{ext}")
+    real_open = Path.open
+
+    def denied(self, *args, **kwargs):
+        if self.name == f"in.{ext}":
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(ImageReadError) as info:
+        read_image(tmp_path / f"in.{ext}")
+    assert str(info.value).startswith(f"cannot read {tmp_path / f'in.{ext}'}: permission denied")
+    assert "corrupt" not in str(info.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file_says_permission_denied(tmp_path):
+    Image.fromarray(_u8((8, 8, 3))).save(tmp_path / "in.png")
+    (tmp_path / "in.png").chmod(0)
+    with pytest.raises(ImageReadError, match="permission denied"):
+        read_image(tmp_path / "in.png")
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_png_with_an_icc_profile_over_1mb_reads_back(tmp_path, depth):
+    icc = ICC + RNG.integers(0, 256, size=3 << 20, dtype=np.uint8).tobytes()  # 3 MB, incompressible
+    pixels = _u8((8, 8, 3)).astype(np.float32) / 255
+    write_image(tmp_path / "out.png", Photo(pixels, depth, "PNG", icc))
+    back = read_image(tmp_path / "out.png")
+    assert back.icc_profile == icc and back.bit_depth == depth
+
+
+def test_png_with_an_icc_profile_past_the_bound_is_refused(tmp_path):
+    pixels = np.zeros((4, 4, 3), np.float32)
+    write_image(tmp_path / "out.png", Photo(pixels, 8, "PNG", bytes(40 << 20)))  # 40 MB of zeros
+    with pytest.raises(ImageReadError, match="ICC profile is over 32 MB"):
+        read_image(tmp_path / "out.png")
+
+
+def _png_chunks(data: bytes) -> list[tuple[int, bytes]]:
+    """(offset, type) of each chunk of a PNG."""
+    chunks, pos = [], 8
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunks.append((pos, kind))
+        pos += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("kind", [b"IDAT", b"IEND", b"tEXt"])
+def test_png_with_a_bad_crc_is_refused_as_corrupt(tmp_path, depth, kind):
+    image = Image.fromarray(_u8((16, 16, 3))) if depth == 8 else Image.fromarray(
+        RNG.integers(0, 65536, size=(16, 16), dtype=np.uint16))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=_text_chunk() if kind == b"tEXt" else None)
+    data = bytearray(buffer.getvalue())
+    pos = next(p for p, k in _png_chunks(bytes(data)) if k == kind)
+    length = struct.unpack(">I", data[pos:pos + 4])[0]
+    data[pos + 8 + length] ^= 0xFF  # the stored CRC
+    (tmp_path / "bad.png").write_bytes(bytes(data))
+    why = f"corrupt or truncated image \\(PNG {kind.decode()} chunk fails its CRC check"
+    with pytest.raises(ImageReadError, match=why) as info:
+        read_image(tmp_path / "bad.png")
+    assert str(info.value).startswith(str(tmp_path / "bad.png"))
+
+
+def _text_chunk():
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("note", "hello", zip=False)
+    return info
+
+
+def test_png_cut_after_its_pixels_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    Image.fromarray(_u8((16, 16, 3))).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    (tmp_path / "cut.png").write_bytes(data[:-12])  # IEND gone
+    with pytest.raises(ImageReadError, match="corrupt or truncated image .PNG file ends before its IEND"):
+        read_image(tmp_path / "cut.png")
+    (tmp_path / "tail.png").write_bytes(data + b"trailing bytes some tools add")
+    assert read_image(tmp_path / "tail.png").pixels.shape == (16, 16, 3)
+
+
+def test_png_chunk_crcs_match_zlib(tmp_path):
+    write_image(tmp_path / "out.png", Photo(np.zeros((4, 4, 3), np.float32), icc_profile=ICC, exif=b"II*\0"))
+    data = (tmp_path / "out.png").read_bytes()
+    for pos, kind in _png_chunks(data):
+        length = struct.unpack(">I", data[pos:pos + 4])[0]
+        stored = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])[0]
+        assert zlib.crc32(data[pos + 4:pos + 8 + length]) == stored, kind
