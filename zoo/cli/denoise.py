@@ -135,7 +135,8 @@ def _sigterm_raises() -> Iterator[None]:
 
 def _report(job) -> None:
     if job.error is None and job.skipped is None:
-        out.print(f"wrote {job.target}", highlight=False, soft_wrap=True)
+        note = f" ({job.note.split(': ', 1)[-1]})" if job.note else ""
+        out.print(f"wrote {job.target}{note}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _finish(jobs) -> None:

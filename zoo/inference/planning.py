@@ -19,6 +19,7 @@ from pathlib import Path, PurePath
 
 from registry.errors import ImageWriteError, ZooError
 from zoo.atomic import is_temp_name
+from zoo.photo.formats import READABLE, output_suffix
 from zoo.photo.imageio import FORMATS
 
 DEFAULT_TEMPLATE = "{stem}_denoised-{model}{ext}"
@@ -42,6 +43,7 @@ class Job:
     base: Path | None = None
     found: bool = False  # came from a folder or a glob, not named on the command line
     overwrite: bool = False
+    note: str | None = None  # said when the output is written: e.g. a GIF's output is a PNG
 
 
 # -- inputs
@@ -70,7 +72,7 @@ def expand_inputs(inputs: list[str], recursive: bool = False) -> list[Job]:
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
     pattern = "**/*" if recursive else "*"
     return [p for p in sorted(folder.glob(pattern))
-            if p.suffix.lower() in FORMATS and not is_temp_name(p.name) and p.is_file()]
+            if p.suffix.lower() in READABLE and not is_temp_name(p.name) and p.is_file()]
 
 
 def not_regular(path: Path) -> str | None:
@@ -132,7 +134,8 @@ def check_output(output: Path | None) -> None:
 
 
 def _render(template: str, source: PurePath, label: str) -> str:
-    return template.format(stem=source.stem, model=label, ext=source.suffix, name=source.name)
+    """The output name; ``{ext}`` is a suffix the zoo can write (a GIF's output is a PNG)."""
+    return template.format(stem=source.stem, model=label, ext=output_suffix(Path(source))[0], name=source.name)
 
 
 def _escapes(relative: PurePath) -> bool:
@@ -211,6 +214,8 @@ def plan_outputs(
             continue
         job.target = output or target_of(job, label, out_dir, template)
         job.overwrite = overwrite
+        if output is None and "{ext}" in template:
+            job.note = output_suffix(job.source)[1]
         job.error = (_duplicate(job, seen) or _unsafe(job.source, job.target) or inputs.clash(job.target)
                      or _not_an_image_name(job.target))
         if job.error is None and job.target.exists() and not overwrite:
