@@ -128,3 +128,28 @@ def test_zoo_denoise_with_only_weights_for_export_and_bare_files(tmp_path):
     spelled = [runner.invoke(app, ["denoise", "--model", m, str(photo)]) for m in ("edsr.awgn_tiny", "edsr:awgn_tiny")]
     assert spelled[0].exit_code == 0 and spelled[1].exit_code == 1  # one name for both spellings: skipped
     assert (tmp_path / "photo_denoised-edsr-awgn_tiny.png").is_file()
+
+
+def test_a_local_exported_folder_is_a_model(tmp_path, monkeypatch):
+    import zoo
+    from typer.testing import CliRunner
+
+    from registry.errors import UnknownModelError
+    from tests.conftest import save_rgb
+    from zoo.cli import app
+
+    runner = CliRunner()
+    folder = tmp_path / "hub_out"
+    assert runner.invoke(app, ["export", "edsr:camera_sharp_tiny", str(folder)]).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    stock = zoo.load("edsr:camera_sharp_tiny", backend="torch")
+    assert zoo.load("./hub_out", backend="torch").config == stock.config
+    photo = tmp_path / "p.png"
+    save_rgb(photo, IMAGE)
+    result = runner.invoke(app, ["denoise", "--model", "./hub_out", "-o", "o.png", str(photo)])
+    assert result.exit_code == 0, result.output
+    with pytest.raises(UnknownModelError, match="no such folder"):
+        zoo.load("./nowhere")
+    (folder / "config.json").unlink()
+    with pytest.raises(WeightsError, match="has no config.json"):
+        zoo.load("./hub_out")

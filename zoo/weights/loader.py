@@ -6,10 +6,12 @@ convert) call it here, below the public API.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from registry.denoiser import PRECISIONS, Denoiser
-from registry.errors import WeightsError, ZooError
+from registry.errors import UnknownModelError, WeightsError, ZooError
 from registry.manager import get_registry
 from registry.spec import Architecture
 from zoo.inference import runtime
@@ -52,6 +54,8 @@ def load(
         raise ZooError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     runtime.tune_allocator()
     hub_config = None
+    if name is not None and _is_path(name):  # a folder `zoo export` wrote: config.json + model.safetensors
+        name, weights, hub_config = _local_repository(name, weights)
     if (name or "").startswith("hf://") or (weights or "").startswith("hf://"):
         from zoo.weights import hub  # imported lazily: huggingface_hub is slow to import
 
@@ -96,6 +100,32 @@ def load(
     if precision != "fp32" or compile:
         denoiser.accelerate(precision=precision, compile=compile)
     return denoiser
+
+
+def _is_path(name: str) -> bool:
+    """A folder is written as one (./out, ~/m, a/b): a bare name is always a model name."""
+    return "://" not in name and (name.startswith((".", "/", "~")) or "/" in name)
+
+
+def _local_repository(name: str, weights: str | None) -> tuple[str, str, dict[str, Any]]:
+    """(architecture, weights path, config) of an exported folder, as for an hf:// repository."""
+    folder = Path(name).expanduser()
+    config_file, weights_file = folder / "config.json", folder / "model.safetensors"
+    if not folder.is_dir():
+        raise UnknownModelError(f"--model {name}: no such folder (a model is a name from `zoo list`, hf://ORG/REPO, "
+                                "or a folder written by `zoo export`)")
+    if not config_file.is_file():
+        raise WeightsError(f"{folder} has no config.json; a model folder is what `zoo export` writes "
+                           "(or use --model ARCH --weights FILE)")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"{config_file} is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict) or not isinstance(config.get("architecture"), str):
+        raise WeightsError(f"{config_file} does not name an 'architecture'")
+    if weights is None and not weights_file.is_file():
+        raise WeightsError(f"{folder} has no model.safetensors")
+    return config["architecture"], weights or str(weights_file), config
 
 
 def _check_metadata(meta: dict[str, str], arch: Architecture, weights: str | None) -> None:
