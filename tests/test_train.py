@@ -155,7 +155,9 @@ def test_several_data_folders_are_drawn_by_their_pixels_and_named_in_the_card(ph
         save_rgb(big / f"b{i}.png", np.full((96, 80, 3), 0.9))
     out = tmp_path / "m.safetensors"
     card = train(photos, out, "--steps", "2", "--data", str(big))
-    assert card["training"]["data"] == "photos: 3 photos (1 held out: img3.png..img3.png); big: 2 photos (1 held out: b2.png..b2.png)"
+    where = tmp_path.name  # the folder above each set: names like "clean" alone do not tell sets apart
+    assert card["training"]["data"] == (f"{where}/photos: 3 photos (1 held out: img3.png..img3.png); "
+                                        f"{where}/big: 2 photos (1 held out: b2.png..b2.png)")
     assert card["training"]["command"].count("--data ") == 2
 
     small, large = [np.zeros((32, 32, 3), np.uint8)], [np.full((64, 64, 3), 255, np.uint8)]  # 1 : 4 in pixels

@@ -52,7 +52,7 @@ def describe_data(cfg: TrainConfig, train: list[list[Path]], val: list[Path]) ->
     for folder, files in zip(cfg.data, train):
         held = val[start : start + cfg.holdout]
         start += cfg.holdout
-        parts.append(f"{Path(folder).name}: {len(files)} photos ({len(held)} held out: {held[0].name}..{held[-1].name})")
+        parts.append(f"{_short(folder)}: {len(files)} photos ({len(held)} held out: {held[0].name}..{held[-1].name})")
     return "; ".join(parts)
 
 
@@ -61,3 +61,9 @@ def _noise_domain(noise: str) -> str:
     if spec.kind == "camera":
         return "real"
     return "awgn" if spec.sigma[0] == spec.sigma[1] else "awgn_blind"
+
+
+def _short(folder: str) -> str:
+    """'CBSD432/clean' rather than 'clean': enough of the path to tell data sets apart, and no
+    machine's absolute path."""
+    return "/".join(Path(folder).parts[-2:])
