@@ -164,3 +164,43 @@ def test_several_data_folders_are_drawn_by_their_pixels_and_named_in_the_card(ph
     sampler = PatchSampler([small, large], 32, NoiseSpec.parse("awgn:0"))
     _, clean = sampler.batch(400, np.random.default_rng(0))
     assert 0.72 < clean.mean() < 0.88  # the large folder's share of the pixels, 0.8
+
+
+def test_too_few_photos_for_the_holdout_suggests_one(photos, tmp_path):
+    result = runner.invoke(app, ["train", "mwrcanet", "--preset", "tiny", "--data", str(photos), "--out",
+                                 str(tmp_path / "m.safetensors"), "--steps", "1"])  # 4 photos, default --holdout 8
+    assert result.exit_code == 1 and "pass --holdout 1 (or fewer)" in result.stderr, result.output
+
+
+def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(photos, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    out = tmp_path / "m.safetensors"
+    cmd = [sys.executable, "-m", "zoo", "train", "mwrcanet", "--preset", "tiny", "--data", str(photos), "--out",
+           str(out), "--patch", "32", "--batch", "2", "--holdout", "1", "--val-every", "1", "--steps", "100000"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    lines, started = [], threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("step 2:"):
+                started.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert started.wait(120), "".join(lines)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 130
+    reader.join(10)
+    text = "".join(lines)
+    assert "checkpoint" in text and "--resume" in text and "Traceback" not in text, text
+    import torch
+
+    step = torch.load(out.with_suffix(".ckpt"), weights_only=True)["step"]
+    assert step >= 2
+    card = train(photos, out, "--steps", str(step + 1), "--resume")  # continues, does not start again
+    assert card["history"][-1]["step"] == step + 1

@@ -44,7 +44,16 @@ def train(
                           patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, init=init, val_every=val_every,
                           threads=threads, device=device, precision=precision, workers=workers)
         command = _command_line(cfg, out, backend)
-        card = _run(cfg, out, resume, backend, command)
+        try:
+            card = _run(cfg, out, resume, backend, command)
+        except KeyboardInterrupt as exc:
+            from zoo.training.loop import TrainingInterrupted
+
+            if not isinstance(exc, TrainingInterrupted):
+                raise
+            console.err.print(f"interrupted at step {exc.step} of {cfg.steps}: checkpoint {exc.checkpoint} written; "
+                              f"resume with: {command} --resume", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
         _print_card(card, out)
 
 

@@ -36,7 +36,9 @@ def read_rgb(path: Path) -> np.ndarray:
 
 def split(files: list[Path], holdout: int) -> tuple[list[Path], list[Path]]:
     if len(files) <= holdout:
-        raise ZooError(f"need more than {holdout} images to hold {holdout} out for validation")
+        where = f"{files[0].parent} has {len(files)}" if files else "there are none"
+        raise ZooError(f"need more than {holdout} photos to hold {holdout} out for validation, and {where}: "
+                       f"pass --holdout {max(1, len(files) // 5)} (or fewer), or add photos")
     return files[:-holdout], files[-holdout:]
 
 

@@ -7,6 +7,7 @@ Both share the data (zoo.training.data) and write the same weights and card (zoo
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 import os
 import time
 from pathlib import Path
@@ -49,13 +50,50 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
     loss_fn = torch.nn.L1Loss() if cfg.loss == "l1" else torch.nn.MSELoss()
     infer = inference(denoiser)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
-    start = time.perf_counter() - state.wall
+    run = _Run(cfg, module, optim, loss_fn, autocast, device, state, time.perf_counter() - state.wall, ckpt)
+    try:
+        _loop(run, sampler, lambda: evaluate(infer, val), on_step)
+    except KeyboardInterrupt:  # Ctrl-C keeps the steps done so far; the step in progress is redone
+        state.wall = time.perf_counter() - run.start
+        _save_checkpoint(ckpt, cfg, module, optim, state)
+        raise TrainingInterrupted(state.step, ckpt) from None
+    module.eval()
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    return finish(denoiser, cfg, Path(out), state, train_files, val_files, command, hardware)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, after the checkpoint was written: ``step`` steps are kept in ``checkpoint``."""
+
+    def __init__(self, step: int, checkpoint: Path) -> None:
+        super().__init__(f"interrupted at step {step}; checkpoint {checkpoint}")
+        self.step, self.checkpoint = step, checkpoint
+
+
+@dataclass
+class _Run:
+    """What the loop works on."""
+
+    cfg: TrainConfig
+    module: Any
+    optim: Any
+    loss_fn: Any
+    autocast: Any
+    device: Any
+    state: TrainState
+    start: float
+    ckpt: Path
+
+
+def _loop(run: _Run, sampler: PatchSampler, validate: Callable[[], dict[str, float]], on_step: Any) -> None:
+    """The optimiser steps from ``state.step`` to ``cfg.steps``, validating and checkpointing."""
+    cfg, module, optim, state = run.cfg, run.module, run.optim, run.state
     running = []
-    for noisy, clean in _step_batches(sampler, cfg, state.step, device):
+    for noisy, clean in _step_batches(sampler, cfg, state.step, run.device):
         for group in optim.param_groups:
             group["lr"] = lr_at(cfg, state.step)
-        with autocast:
-            loss = loss_fn(module(noisy).float(), clean)
+        with run.autocast:
+            loss = run.loss_fn(module(noisy).float(), clean)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
@@ -64,16 +102,13 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
         metrics = {"loss": float(np.mean(running[-50:]))}
         if state.step % cfg.val_every == 0 or state.step == cfg.steps:
             module.eval()
-            metrics.update({f"val_{k}": v for k, v in evaluate(infer, val).items()})
+            metrics.update({f"val_{k}": v for k, v in validate().items()})
             module.train()
-            state.wall = time.perf_counter() - start
+            state.wall = time.perf_counter() - run.start
             state.history.append({"step": state.step, **metrics, "wall_s": round(state.wall, 1)})
-            _save_checkpoint(ckpt, cfg, module, optim, state)
+            _save_checkpoint(run.ckpt, cfg, module, optim, state)
         if on_step:
             on_step(state.step, metrics)
-    module.eval()
-    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    return finish(denoiser, cfg, Path(out), state, train_files, val_files, command, hardware)
 
 
 def resolve_device(name: str) -> Any:
