@@ -204,3 +204,10 @@ def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(photos, tmp_path):
     assert step >= 2
     card = train(photos, out, "--steps", str(step + 1), "--resume")  # continues, does not start again
     assert card["history"][-1]["step"] == step + 1
+
+
+def test_the_card_command_carries_no_absolute_paths(photos, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    card = train(photos, tmp_path / "sub" / "m.safetensors", "--steps", "1")  # absolute paths typed
+    assert str(tmp_path) not in card["training"]["command"]
+    assert "--data photos --out sub/m.safetensors" in card["training"]["command"]

@@ -59,9 +59,12 @@ def train(
 
 def _command_line(cfg, out: Path, backend: str) -> str:
     """The full command that reproduces this run (every option spelled out, whatever the caller typed)."""
-    options = {"preset": cfg.preset, "data": cfg.data, "out": str(out), "noise": cfg.noise, "patch": cfg.patch,
+    from zoo.training.card import portable  # imported when training: it brings scipy
+
+    options = {"preset": cfg.preset, "data": tuple(portable(d) for d in cfg.data), "out": portable(str(out)),
+               "noise": cfg.noise, "patch": cfg.patch,
                "batch": cfg.batch, "steps": cfg.steps, "lr": cfg.lr, "loss": cfg.loss, "channels": cfg.channels,
-               "holdout": cfg.holdout, "val-every": cfg.val_every, "seed": cfg.seed, "init": cfg.init,
+               "holdout": cfg.holdout, "val-every": cfg.val_every, "seed": cfg.seed, "init": cfg.init and portable(cfg.init),
                "device": cfg.device, "precision": cfg.precision, "backend": backend}
     args = [f"--{k} {shlex.quote(str(v))}" for k, values in options.items() if values is not None
             for v in (values if k == "data" else (values,))]

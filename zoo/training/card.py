@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ def finish(denoiser: Any, cfg: TrainConfig, out: Path, state: TrainState, train_
         "sigma_range": list(NoiseSpec.parse(cfg.noise).sigma) if cfg.noise.startswith("awgn") else None,
         "training": {"command": command, "data": describe_data(cfg, train_files, val_files),
                      "steps": state.step, "wall_time_s": round(state.wall, 1), "hardware": hardware,
-                     "config": cfg.model_dump()},
+                     "config": {**cfg.model_dump(), "data": [portable(d) for d in cfg.data],
+                                "init": cfg.init and portable(cfg.init)}},
         "metrics": {k: round(v, 4) for k, v in last.items() if k.startswith("val_")},
         "history": state.history,
     }
@@ -44,6 +46,15 @@ def card_config(cfg: TrainConfig, config_type: type) -> dict[str, Any]:
     extra = {"train_size": cfg.patch} if "train_size" in fields else {}
     local = {name: "local" for name in ("attention_pooling", "image_pooling") if name in fields}
     return {**channel_config(cfg), **extra, **local}
+
+
+def portable(path: str) -> str:
+    """A path as the card records it: relative to the folder the command ran in when it is under
+    it or beside it, so that a card carries no machine's absolute paths; hf:// and bundled: as given."""
+    if ":" in path.split("/")[0] or not os.path.isabs(path):
+        return path
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith("../../") else path
 
 
 def describe_data(cfg: TrainConfig, train: list[list[Path]], val: list[Path]) -> str:
