@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -54,15 +55,42 @@ def preset_stats(arch: Architecture) -> dict[str, Any]:
     return {"stats": stats.preset_stats(arch), "stats_note": None}
 
 
-def render_details(data: dict[str, Any]) -> Group:
+PURPOSE = {"real": "camera photos", "awgn": "Gaussian noise", "awgn_blind": "Gaussian noise"}
+HEADLINE = ("polyu_psnr", "cbsd68_s25_psnr", "golden_psnr")  # the scores `zoo info` shows without --full
+
+
+def purpose(noise: str | None, needs_weights: bool = True) -> str:
+    """The short 'for' column: what a tag (or a weight-free model) is for."""
+    if noise is None:
+        return "peer" if not needs_weights else "your weights"
+    return PURPOSE.get(noise, noise)
+
+
+def render_list(rows: list[dict[str, Any]]) -> Group:
+    """One line per pretrained tag, without the architecture prefix; fits 80 columns."""
+    table = Table("model", "tag (* default)", "for", "backends", box=box.SIMPLE_HEAD, pad_edge=False)
+    for r in rows:
+        backends = ", ".join(b if ok else f"{b} (missing)" for b, ok in r["backends"].items())
+        name = r["name"]
+        tags = sorted(r["pretrained"], key=lambda p: (not p["default"], p["noise"] != "real", p["tag"]))
+        if not tags:
+            table.add_row(name, "-", purpose(None, r["needs_weights"]), backends)
+        for i, p in enumerate(tags):
+            table.add_row(name if i == 0 else "", p["tag"] + (" *" if p["default"] else ""), purpose(p["noise"]),
+                          backends if i == 0 else "")
+        table.add_section()
+    for column in table.columns[:3]:
+        column.no_wrap = True
+    aliases = "; ".join(f"{', '.join(r['aliases'])} = {r['name']}" for r in rows if r["aliases"])
+    return Group(table, Text(f"aliases: {aliases}" if aliases else ""))
+
+
+def render_details(data: dict[str, Any], full: bool = False) -> Group:
     parts: list[Any] = [Text(f"{data['name']}: {data['description']}", style="bold")]
     if data["paper"]:
         parts.append(Text(f"paper: {data['paper']}"))
-    fields = Table("field", "default", "description", title="config")
-    props = data["config_schema"].get("properties", {})
-    for name, value in data["defaults"].items():
-        fields.add_row(name, str(value), props.get(name, {}).get("description", ""))
-    parts.append(fields)
+    if full:
+        parts.append(_config_table(data))
     if data["presets"]:
         presets = Table("preset", "settings", "params", "MACs/MP", title="presets")
         for name, values in data["presets"].items():
@@ -73,12 +101,37 @@ def render_details(data: dict[str, Any]) -> Group:
         parts.append(presets)
     if data.get("stats_note"):
         parts.append(Text(f"params, MACs: {data['stats_note']}"))
-    cards = Table("weights", "noise", "source", "metrics", "training", title="pretrained")
-    for p in data["pretrained"]:
-        metrics = ", ".join(f"{k}={v:g}" for k, v in p["metrics"].items())
-        cards.add_row(p["name"] + (" (default)" if p["default"] else ""), p["noise"], p["source"], metrics, p["training"])
-    parts.append(cards if data["pretrained"] else Text("pretrained: none" + ("" if data["needs_weights"] else " needed")))
+    parts.append(_cards_table(data, full) if data["pretrained"]
+                 else Text("pretrained: none" + ("" if data["needs_weights"] else " needed")))
+    if not full:
+        parts.append(Text("zoo info --full adds the config schema and each card's training and metrics", style="dim"))
     return Group(*parts)
+
+
+def _config_table(data: dict[str, Any]) -> Table:
+    fields = Table("field", "default", "description", title="config")
+    props = data["config_schema"].get("properties", {})
+    for name, value in data["defaults"].items():
+        fields.add_row(name, str(value), props.get(name, {}).get("description", ""))
+    return fields
+
+
+def _cards_table(data: dict[str, Any], full: bool) -> Table:
+    if full:
+        cards = Table("weights", "noise", "source", "metrics", "training", title="pretrained")
+        for p in data["pretrained"]:
+            metrics = ", ".join(f"{k}={v:g}" for k, v in p["metrics"].items())
+            cards.add_row(p["name"] + (" (default)" if p["default"] else ""), p["noise"], p["source"], metrics,
+                          p["training"])
+        return cards
+    cards = Table("tag (* default)", "for", "preset", "PSNR (dB)", title="pretrained", box=box.SIMPLE_HEAD)
+    for p in data["pretrained"]:
+        order = HEADLINE if p["noise"] == "real" else (HEADLINE[1], HEADLINE[0], HEADLINE[2])
+        scores = next((f"{k.removesuffix('_psnr')} {p['metrics'][k]:.2f}" for k in order if k in p["metrics"]), "-")
+        cards.add_row(p["tag"] + (" *" if p["default"] else ""), purpose(p["noise"]), p["preset"] or "-", scores)
+    for column in cards.columns:
+        column.no_wrap = True
+    return cards
 
 
 def plugin_row(p: PluginInfo) -> dict[str, Any]:

@@ -14,29 +14,27 @@ from zoo.weights.names import parse_model
 
 
 def list_models(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Every architecture: aliases, backends, pretrained tags."""
+    """Every architecture and its pretrained tags (* the default), what each is for, backends."""
     with reported():
         rows = [catalogue.summary(a) for a in get_registry().architectures.values()]
         if as_json:
             return out.print_json(json.dumps(rows))
-        table = Table("model", "aliases", "backends", "pretrained", "description")
-        for r in rows:
-            backends = ", ".join(f"{b}{'' if ok else ' (not installed)'}" for b, ok in r["backends"].items())
-            tags = ", ".join(f"{p['name']} [{p['noise']}, {p['source']}]" for p in r["pretrained"]) or "-"
-            table.add_row(r["name"], ", ".join(r["aliases"]), backends, tags, r["description"])
-        out.print(table)
+        out.print(catalogue.render_list(rows))
+        out.print("MODEL:TAG picks a tag (zoo denoise --model edsr:awgn_tiny); zoo info MODEL tells more.",
+                  markup=False, highlight=False)
 
 
 def info(
     model: str = typer.Argument(..., help="Architecture name or alias."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    full: bool = typer.Option(False, "--full", help="Also the config schema and each card's training and metrics."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (always full)."),
 ) -> None:
-    """Config schema and presets, pretrained cards with measured metrics, paper."""
+    """Presets with params and MACs, pretrained tags with their scores, paper; --full for the cards."""
     with reported():
         data = catalogue.details(get_registry().get(parse_model(model)[0]))
         if as_json:
             return out.print_json(json.dumps(data))
-        out.print(catalogue.render_details(data))
+        out.print(catalogue.render_details(data, full=full))
 
 
 def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
