@@ -10,11 +10,13 @@ import typer
 
 from registry.errors import ZooError
 from registry.manager import get_registry, plugin_failure
-from zoo.cli import bench, convert, denoise, hub, models, train
+from zoo.cli import bench, convert, denoise, hub, models, ship, train
 from zoo.cli.console import error_line, state
 
 app = typer.Typer(
-    name="zoo", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    name="zoo", no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # shell completion: zoo --install-completion
+    rich_markup_mode=None,  # plain click help: flags without a "<bool>" metavar, usage errors in two lines
     help="Denoise photos with a zoo of deep-learning and classical denoisers. Commands added by "
          "plugins are not listed here (help loads no plugin); `zoo COMMAND --help` shows theirs.",
 )
@@ -43,6 +45,7 @@ denoise.add_commands(app)  # denoise (zoo/cli/denoise.py)
 hub.add_commands(app)  # pull, cache, export, push (zoo/cli/hub.py)
 convert.add_commands(app)  # convert (zoo/cli/convert.py)
 train.add_commands(app)  # train (zoo/cli/train.py)
+ship.add_commands(app)  # ship (zoo/cli/ship.py)
 app.add_typer(bench.bench, name="bench")  # zoo bench quality|speed (zoo/cli/bench.py)
 
 

@@ -14,7 +14,7 @@ import typer
 from registry.errors import ZooError
 from zoo.cli.console import err, out, reported
 
-bench = typer.Typer(no_args_is_help=True, help="Benchmark denoisers: quality (PSNR/SSIM) on an image set; speed.")
+bench = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Benchmark denoisers: quality (PSNR/SSIM) on an image set; speed.")
 
 
 @bench.command()
@@ -48,7 +48,7 @@ def quality(
 def speed(
     models: str = typer.Option(..., "--models", "-m", help="Comma-separated MODEL, MODEL@PRESET or MODEL:PRESET|TAG list."),
     size: str = typer.Option("1024x1024", "--size", help="Input size WIDTHxHEIGHT."),
-    backend: str = typer.Option("torch", "--backend", help="Comma-separated backends, e.g. torch,tensorflow."),
+    backend: str = typer.Option("torch", "--backend", help="Comma-separated backends, e.g. torch,tensorflow,onnx,openvino (auto: the --backend auto choice)."),
     dtype: str = typer.Option("fp32", "--dtype", help="Comma-separated: fp32, bf16."),
     compile_: str = typer.Option("off", "--compile", help="off, on or off,on: torch.compile / XLA runs too."),
     repeat: int = typer.Option(3, "--repeat", help="Timed runs per case (the median is reported)."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import threading
 from pathlib import Path
@@ -48,6 +49,8 @@ def denoise(
     allow_large: bool = typer.Option(False, "--allow-large", help="Lift the decompression-bomb pixel limit."),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickled (.pt/.pth) weights."),
     offline: bool = typer.Option(False, "--offline", help="Hub weights from the cache only, no network."),
+    device: str = typer.Option("cpu", "--device", help="cpu, or cuda / cuda:N for torch backends on a GPU."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be written (and skipped), load and run nothing."),
 ) -> None:
     """Denoise photos; by default each output is written beside its input as NAME_denoised-MODEL.EXT."""
     try:
@@ -55,18 +58,22 @@ def denoise(
             _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads,
                      options=(sigma, max_memory, tile, ensemble, allow_large),
                      load={"backend": backend, "weights": weights, "preset": preset, "trust_pickle": trust_pickle,
-                           "offline": offline or None, "precision": precision, "compile": compile_model})
+                           "offline": offline or None, "precision": precision, "compile": compile_model},
+                     device=device, dry_run=dry_run)
     except Terminated:
         say("terminated; no partial output was left", stderr=True)
         raise typer.Exit(128 + signal.SIGTERM) from None
 
 
-def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads, options, load) -> None:
+def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads, options, load,
+             device="cpu", dry_run=False) -> None:
     from zoo.inference import batch
 
     label = output_label(model, load["weights"])
     batch.check_template(name_template, label)  # the command's own mistakes: before anything runs
     batch.check_output(output)
+    run_options = batch.make_options(*options)
+    _check_values(model, load, device)
     if threads is not None:
         from zoo.inference import runtime
 
@@ -74,7 +81,6 @@ def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template
     jobs = batch.expand_inputs(inputs, recursive)
     if not jobs:
         raise ZooError("no images found in the given inputs")
-    run_options = batch.make_options(*options)
     if dropped := batch.drop_own_outputs(jobs, label, name_template, out_dir, output):
         where = "in the output folder" if out_dir or output else "beside the inputs"
         say(f"ignored {dropped} earlier output(s) of this command found {where} "
@@ -82,12 +88,57 @@ def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template
         if not jobs:
             raise ZooError("no images to denoise: the inputs hold only earlier outputs of this command")
     batch.plan_outputs(jobs, label, output, out_dir, overwrite, name_template)
+    if dry_run:
+        return _dry_run(jobs)
     if all(job.error or job.skipped for job in jobs):
         return _finish(jobs)
     denoiser = api.load(model, **load)
+    if device != "cpu":
+        _to_device(denoiser, device)
     with batch.BatchProgress(len(jobs)) as progress:
         batch.run_jobs(denoiser, jobs, run_options, _report, progress)
     _finish(jobs)
+
+
+def _check_values(model: str | None, load: dict, device: str) -> None:
+    """Option values that are wrong whatever the files: refused before any file is looked at."""
+    from registry.denoiser import PRECISIONS
+    from registry.manager import get_registry
+    from zoo.weights.names import parse_model
+
+    if load["precision"] not in PRECISIONS:
+        raise ZooError(f"--precision takes {', '.join(PRECISIONS)}, got {load['precision']!r}")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise ZooError(f"--device takes cpu, cuda or cuda:N, got {device!r}")
+    model = model or (None if load["weights"] else DEFAULT_MODEL)
+    if model and not model.startswith("hf://") and "/" not in model and not model.startswith("."):
+        arch = get_registry().get(parse_model(model)[0])  # an unknown model is one line here
+        generic = {"auto", "onnx", "openvino"}  # runtimes any architecture with a torch backend gets
+        if load["backend"] not in (None, *arch.backends, *generic):
+            raise ZooError(f"{arch.name} has no {load['backend']!r} backend; it has: {', '.join(arch.backends)}")
+
+
+def _to_device(denoiser, device: str) -> None:
+    if not hasattr(denoiser, "to"):
+        raise ZooError(f"--device {device}: the {denoiser.backend} backend runs on the CPU here; use --backend torch")
+    try:
+        denoiser.to(device)
+    except (RuntimeError, AssertionError) as exc:  # e.g. a CPU-only torch build
+        raise ZooError(f"--device {device}: {str(exc).splitlines()[0]}") from None
+
+
+def _dry_run(jobs) -> None:
+    """What a run would do, one line per file, and nothing more: no model is loaded."""
+    for job in jobs:
+        if job.error:
+            say(f"would fail: {job.error}")
+        elif job.skipped:
+            say(f"would skip: {job.skipped}")
+        else:
+            note = f" ({job.note.split(': ', 1)[-1]})" if job.note else ""
+            say(f"would write {job.target}{note}")
+    say(f"dry run: {sum(not (j.error or j.skipped) for j in jobs)} of {len(jobs)} image(s) would be denoised; "
+        "nothing was loaded or written", stderr=True)
 
 
 def output_label(model: str | None, weights: str | None) -> str:

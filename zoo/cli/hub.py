@@ -57,7 +57,7 @@ def rich_tqdm(progress: Any) -> type:
     return RichBar
 
 
-cache_app = typer.Typer(no_args_is_help=True, help="List, verify and clear the zoo's cached Hub weights.")
+cache_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="List, verify and clear the zoo's cached Hub weights.")
 
 
 @cache_app.command("list")
