@@ -74,3 +74,21 @@ def test_device_cuda_without_a_gpu_is_one_line(photo, tmp_path):
         pytest.skip("this machine has a GPU")
     one_line(runner.invoke(app, ["denoise", "--device", "cuda", "-o", str(tmp_path / "o.png"), str(photo)]), "--device cuda")
     assert not (tmp_path / "o.png").exists()
+
+
+def test_json_lines_quiet_and_verbose(photo, tmp_path):
+    import json
+
+    other = tmp_path / "q.png"
+    other.write_bytes(photo.read_bytes())
+    result = runner.invoke(app, ["denoise", "--json", str(photo), str(other), str(tmp_path / "missing.png")])
+    assert result.exit_code == 1
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["status"] for r in records] == ["written", "written", "failed"]
+    assert records[0]["output"].endswith("p_denoised-mwrcanet.png") and records[0]["seconds"] > 0
+    assert records[0]["model"] == "mwrcanet" and "no such file" in records[2]["error"]
+    quiet = runner.invoke(app, ["denoise", "-q", "--overwrite", str(photo), str(tmp_path / "missing.png")])
+    assert quiet.stdout == "" and quiet.stderr.strip().startswith("failed: no such file") and quiet.exit_code == 1
+    loud = runner.invoke(app, ["denoise", "-v", "--overwrite", str(photo)])
+    assert loud.exit_code == 0 and "model mwrcanet (torch, fp32, cpu)" in loud.stderr
+    assert "1 of 1 images denoised, 0 failed in " in loud.stderr and " s)" in loud.stdout

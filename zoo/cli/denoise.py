@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import signal
 import threading
@@ -13,7 +14,7 @@ import typer
 
 from registry.errors import ZooError
 from zoo import api
-from zoo.cli.console import out, reported, say
+from zoo.cli.console import reported, say
 from zoo.weights.names import DEFAULT_MODEL
 
 
@@ -51,6 +52,9 @@ def denoise(
     offline: bool = typer.Option(False, "--offline", help="Hub weights from the cache only, no network."),
     device: str = typer.Option("cpu", "--device", help="cpu, or cuda / cuda:N for torch backends on a GPU."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be written (and skipped), load and run nothing."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no 'wrote' lines: only errors."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also the model and backend, and each file's size and time."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line per file on stdout (input, output, model, seconds, status)."),
 ) -> None:
     """Denoise photos; by default each output is written beside its input as NAME_denoised-MODEL.EXT."""
     try:
@@ -59,14 +63,15 @@ def denoise(
                      options=(sigma, max_memory, tile, ensemble, allow_large),
                      load={"backend": backend, "weights": weights, "preset": preset, "trust_pickle": trust_pickle,
                            "offline": offline or None, "precision": precision, "compile": compile_model},
-                     device=device, dry_run=dry_run)
+                     device=device, dry_run=dry_run, view=View(quiet, verbose, as_json))
     except Terminated:
         say("terminated; no partial output was left", stderr=True)
         raise typer.Exit(128 + signal.SIGTERM) from None
 
 
 def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads, options, load,
-             device="cpu", dry_run=False) -> None:
+             device="cpu", dry_run=False, view=None) -> None:
+    view = view or View()
     from zoo.inference import batch
 
     label = output_label(model, load["weights"])
@@ -91,13 +96,16 @@ def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template
     if dry_run:
         return _dry_run(jobs)
     if all(job.error or job.skipped for job in jobs):
-        return _finish(jobs)
+        return _finish(jobs, view, label)
     denoiser = api.load(model, **load)
     if device != "cpu":
         _to_device(denoiser, device)
-    with batch.BatchProgress(len(jobs)) as progress:
-        batch.run_jobs(denoiser, jobs, run_options, _report, progress)
-    _finish(jobs)
+    if view.verbose:
+        say(f"model {denoiser.architecture} ({denoiser.backend}, {load['precision']}, {device}), "
+            f"{type(denoiser.config).__name__}: {denoiser.config.model_dump()}", stderr=True)
+    with batch.BatchProgress(jobs, enabled=None if not (view.quiet or view.json) else False) as progress:
+        batch.run_jobs(denoiser, jobs, run_options, lambda job: _report(job, view, progress, label), progress)
+    _finish(jobs, view, label, reported=True)
 
 
 def _check_values(model: str | None, load: dict, device: str) -> None:
@@ -184,20 +192,43 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
-def _report(job) -> None:
-    if job.error is None and job.skipped is None:
-        note = f" ({job.note.split(': ', 1)[-1]})" if job.note else ""
-        out.print(f"wrote {job.target}{note}", highlight=False, soft_wrap=True, markup=False)
+class View:
+    """How much `zoo denoise` says: --quiet (errors only), -v (more), --json (one record per file)."""
+
+    def __init__(self, quiet: bool = False, verbose: bool = False, as_json: bool = False) -> None:
+        self.quiet, self.verbose, self.json = quiet, verbose, as_json
 
 
-def _finish(jobs) -> None:
+def _record(job, label: str) -> dict:
+    status = "failed" if job.error else "skipped" if job.skipped else "written"
+    return {"input": str(job.source), "output": str(job.target) if job.target else None, "model": label,
+            "seconds": None if job.seconds is None else round(job.seconds, 3), "status": status,
+            "error": job.error or job.skipped}
+
+
+def _report(job, view: View, progress, label: str) -> None:
+    """One file's line as it finishes: through the progress display, never across it."""
+    if view.json:
+        return progress.say(json.dumps(_record(job, label)))
+    if view.quiet or job.error is not None or job.skipped is not None:
+        return
+    note = f" ({job.note.split(': ', 1)[-1]})" if job.note else ""
+    timing = f" ({job.seconds:.1f} s)" if view.verbose and job.seconds is not None else ""
+    progress.say(f"wrote {job.target}{note}{timing}")
+
+
+def _finish(jobs, view: View | None = None, label: str = "", reported: bool = False) -> None:
+    view = view or View()
+    if view.json and not reported:  # nothing ran: every file was skipped or refused while planning
+        for job in jobs:
+            say(json.dumps(_record(job, label)))
     failed = [job for job in jobs if job.error]
-    if len(jobs) == 1 and (failed or jobs[0].skipped):  # one input: a skip is the answer, as an error
+    if len(jobs) == 1 and (failed or jobs[0].skipped) and not view.json:  # one input: a skip is the answer
         raise ZooError(jobs[0].error or jobs[0].skipped)
     from zoo.inference import batch
 
-    lines, code = batch.summary(jobs)
-    for line in lines:
+    lines, code = batch.summary(jobs, always=view.verbose)
+    for line in lines if not view.quiet else [ln for ln in lines if ln.startswith("failed:")]:
         say(line, stderr=True)
     if code:
         raise typer.Exit(code)

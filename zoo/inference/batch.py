@@ -10,7 +10,9 @@ never stops the batch; :func:`summary` gives the closing lines and the exit code
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from registry.denoiser import Denoiser
@@ -62,7 +64,9 @@ def run_jobs(
         if job.error is None and job.skipped is None:
             if progress is not None:
                 progress.start_file(job)
+            start = time.perf_counter()
             job.error = _run_one(denoiser, job, options, progress)
+            job.seconds = time.perf_counter() - start
         if progress is not None:
             progress.end_file()
         on_done(job)
@@ -113,35 +117,44 @@ def _write(job: Job, photo: Photo) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def summary(jobs: list[Job]) -> tuple[list[str], int]:
-    """Closing lines (skips, failures, counts) and the exit code: 1 when any file failed."""
+def summary(jobs: list[Job], always: bool = False) -> tuple[list[str], int]:
+    """Closing lines (skips, failures, counts and time) and the exit code: 1 when any file failed.
+    The count line is given for batches, for skips, and with ``always``."""
     failed = [j for j in jobs if j.error]
     skipped = [j for j in jobs if j.skipped and not j.error]
     lines = [f"skipped: {j.skipped}" for j in skipped] + [f"failed: {j.error}" for j in failed]
     written = len(jobs) - len(failed) - len(skipped)
-    if len(jobs) > 1 or skipped:
+    if len(jobs) > 1 or skipped or always:
         skips = f", {len(skipped)} skipped" if skipped else ""
-        lines.append(f"{written} of {len(jobs)} images denoised{skips}, {len(failed)} failed")
+        seconds = sum(j.seconds or 0.0 for j in jobs)
+        timing = f" in {seconds:.1f} s" if seconds else ""
+        lines.append(f"{written} of {len(jobs)} images denoised{skips}, {len(failed)} failed{timing}")
     return lines, 1 if failed else 0
 
 
 class BatchProgress:
-    """A rich progress bar on stderr with one row for files and one for the current file's tiles.
+    """A rich progress display on stderr: the batch in megapixels (so the ETA follows the work, not
+    the file count) and the current file's tiles. Messages go through :meth:`say`, above the bars.
 
     Hidden when stderr is not a terminal, so logs and pipes stay clean.
     """
 
-    def __init__(self, total: int, enabled: bool | None = None) -> None:
+    def __init__(self, jobs: list[Job], enabled: bool | None = None) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.enabled = enabled
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True, disable=not enabled,
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
+            TimeRemainingColumn(), console=Console(stderr=True), transient=True, disable=not enabled,
         )
-        self.files = self.bar.add_task("files", total=total)
-        self.tile_task = self.bar.add_task("tiles", total=None)
+        self.sizes = {id(j): megapixels(j.source) for j in jobs if j.error is None and j.skipped is None}
+        self.done = 0.0
+        self.current = 0.0
+        self.total = sum(self.sizes.values()) or 1.0
+        self.files = self.bar.add_task(f"{len(self.sizes)} file(s)", total=self.total, detail=self._mp(0.0))
+        self.tile_task = self.bar.add_task("tiles", total=None, detail="")
 
     def __enter__(self) -> BatchProgress:
         self.bar.__enter__()
@@ -150,11 +163,38 @@ class BatchProgress:
     def __exit__(self, *exc) -> None:
         self.bar.__exit__(*exc)
 
+    def say(self, text: str, stderr: bool = False) -> None:
+        """A line above the live bars when they show on the same terminal as stdout; otherwise on
+        the stream it belongs to (stdout for results), so pipes get whole lines."""
+        if self.enabled and (stderr or sys.stdout.isatty()):
+            self.bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(text, file=sys.stderr if stderr else sys.stdout, flush=True)
+
     def start_file(self, job: Job) -> None:
-        self.bar.reset(self.tile_task, total=None, description=f"tiles of {job.source.name}")
+        self.current = self.sizes.get(id(job), 0.0)
+        self.bar.reset(self.tile_task, total=None, description=f"tiles of {job.source.name}", detail="")
 
     def tiles(self, done: int, total: int) -> None:
-        self.bar.update(self.tile_task, completed=done, total=total)
+        self.bar.update(self.tile_task, completed=done, total=total, detail=f"{done}/{total}")
+        so_far = self.done + self.current * done / max(total, 1)
+        self.bar.update(self.files, completed=so_far, detail=self._mp(so_far))
 
     def end_file(self) -> None:
-        self.bar.advance(self.files)
+        self.done += self.current
+        self.current = 0.0
+        self.bar.update(self.files, completed=self.done, detail=self._mp(self.done))
+
+    def _mp(self, done: float) -> str:
+        return f"{done:.1f}/{self.total:.1f} MP"
+
+
+def megapixels(path: Path) -> float:
+    """The photo's size from its header (no decoding); 1 when the header cannot tell."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.size[0] * img.size[1] / 1e6
+    except Exception:  # RAW files, broken files: the reader reports those; here it is only an estimate
+        return 1.0

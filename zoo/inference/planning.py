@@ -44,6 +44,7 @@ class Job:
     found: bool = False  # came from a folder or a glob, not named on the command line
     overwrite: bool = False
     note: str | None = None  # said when the output is written: e.g. a GIF's output is a PNG
+    seconds: float | None = None  # read, denoise and write, once it ran
 
 
 # -- inputs
