@@ -1,10 +1,11 @@
 """Which suffixes the zoo reads and writes, and the output suffix for an input.
 
-``FORMATS`` (suffix -> format) is what the zoo *writes*: PNG, JPEG, TIFF and WebP. It reads more:
-``READABLE`` adds GIF, APNG, BMP, PNM and TGA (and ``read_image`` reads anything Pillow opens,
-whatever its name). Every readable input has a writable output: its own suffix where the zoo
-writes that format, else the format's usual suffix (``.apng`` -> ``.png``, ``.jfif`` -> ``.jpg``),
-else PNG (8 or 16 bit as the pixels need), which keeps every pixel, alpha, ICC and EXIF.
+``FORMATS`` (suffix -> format) is what the zoo *writes*: PNG, JPEG, TIFF and WebP, and HEIC with
+the ``heif`` extra. It reads more: ``READABLE`` adds GIF, APNG, BMP, PNM, TGA, HEIF and camera RAW
+(and ``read_image`` reads anything Pillow opens, whatever its name). A RAW input's output is a
+16-bit TIFF (``.dng`` -> ``.tif``), or PNG when the user names one. Every readable input has a
+writable output: its own suffix where the zoo writes that format, else the format's usual suffix
+(``.apng`` -> ``.png``, ``.jfif`` -> ``.jpg``), else PNG (8 or 16 bit as the pixels need), which keeps every pixel, alpha, ICC and EXIF.
 """
 
 from __future__ import annotations
@@ -13,14 +14,21 @@ from pathlib import Path
 
 from PIL import Image
 
+from zoo.photo import heif, raw
+
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+if heif.installed():  # the heif extra: HEIC in and out (the encoder is checked when first needed)
+    FORMATS.update({".heic": "HEIF", ".heif": "HEIF"})
 # the usual suffix of each written format, for inputs whose own suffix the zoo does not write
-SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}
+SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "HEIF": ".heic"}
+# RAW and HEIF are readable whether or not their extra is installed: reading one without it is
+# the one line that names the extra, not a file silently left out of a folder
 READABLE = {
     **FORMATS, ".gif": "GIF", ".apng": "PNG", ".jpe": "JPEG", ".jfif": "JPEG", ".bmp": "BMP",
-    ".pbm": "PPM", ".pgm": "PPM", ".ppm": "PPM", ".pnm": "PPM", ".tga": "TGA",
+    ".pbm": "PPM", ".pgm": "PPM", ".ppm": "PPM", ".pnm": "PPM", ".tga": "TGA", **heif.SUFFIXES, **raw.SUFFIXES,
 }
 FALLBACK = ".png"
+RAW_OUTPUT = ".tif"
 
 
 def output_suffix(source: Path) -> tuple[str, str | None]:
@@ -32,6 +40,11 @@ def output_suffix(source: Path) -> tuple[str, str | None]:
     """
     source = Path(source)
     suffix = source.suffix
+    if suffix.lower() in raw.SUFFIXES:
+        kind = raw.SUFFIXES[suffix.lower()]
+        return RAW_OUTPUT, f"{source}: RAW ({kind}) is not written back; the output is a 16-bit TIFF"
+    if suffix.lower() in heif.SUFFIXES and not heif.can_encode():
+        return FALLBACK, f"{source}: HEIF cannot be written here (no HEVC encoder); the output is PNG"
     if suffix.lower() in FORMATS:
         return suffix, None
     fmt = pillow_format(suffix)
@@ -55,7 +68,7 @@ def write_format(path: Path, fmt: str | None, photo_format: str) -> str | None:
     """The format to write ``path`` in: ``fmt`` when given, else the suffix's, else (a name without
     a suffix) the photo's own; None when that is not a format the zoo writes."""
     if fmt:
-        fmt = {"JPG": "JPEG", "TIF": "TIFF"}.get(fmt.upper(), fmt.upper())
+        fmt = {"JPG": "JPEG", "TIF": "TIFF", "HEIC": "HEIF"}.get(fmt.upper(), fmt.upper())
     elif path.suffix:
         fmt = FORMATS.get(path.suffix.lower())
     else:

@@ -3,23 +3,27 @@
 Decoding and encoding are done by well-kept libraries: Pillow for 8-bit images and for metadata,
 imagecodecs (libpng) for 16-bit PNG and tifffile for TIFF, because Pillow has no 16-bit colour
 mode; PNG is written by imagecodecs at both depths, because Pillow cannot choose zlib's fast
-run-length strategy (nine times faster than its default level at 3% more bytes). This module
-dispatches by content, maps modes and bit depths, applies EXIF orientation to the pixels (and
-drops the tag), refuses decompression bombs, and writes atomically. Its helpers, one concern
-each: ``base`` (Photo, pixel conversions), ``formats`` (suffixes, ``output_suffix``), ``png``
-(chunk CRCs), ``pillow``, ``tiff``, ``cmyk`` (LittleCMS) and ``frames`` (animations refused).
+run-length strategy (nine times faster than its default level at 3% more bytes); LibRaw (rawpy,
+the ``raw`` extra) develops camera RAW and libheif (pillow-heif, the ``heif`` extra) reads and
+writes HEIC. This module dispatches by content and suffix, maps modes and bit depths, applies
+EXIF orientation to the pixels (and drops the tag), refuses decompression bombs, and writes
+atomically. Its helpers, one concern each: ``base`` (Photo, pixel conversions), ``formats``
+(suffixes, ``output_suffix``), ``png`` (chunk CRCs), ``pillow``, ``tiff``, ``exif16`` (EXIF into
+16-bit TIFF), ``cmyk`` (LittleCMS), ``frames`` (animations refused), ``raw`` and ``heif``.
 
-Read: PNG (8/16-bit), TIFF (8/16-bit), JPEG, WebP, GIF, and whatever else Pillow opens (BMP, PNM,
-TGA...); grayscale, grayscale + alpha, RGB, RGBA; palette images expanded to RGB(A); 8-bit CMYK
-JPEG and TIFF converted to RGB through their ICC profile (``zoo.photo.cmyk``). Refused, with one
-line: animated and multi-page files (``zoo.photo.frames``), other colour models, float samples,
-damaged files (a PNG's every chunk CRC is checked: ``zoo.photo.png``).
+Read: PNG (8/16-bit), TIFF (8/16-bit), JPEG, WebP, GIF, HEIC/HEIF (8-bit), and whatever else Pillow
+opens (BMP, PNM, TGA...); grayscale, grayscale + alpha, RGB, RGBA; palette images expanded to
+RGB(A); 8-bit CMYK JPEG and TIFF converted to RGB through their ICC profile (``zoo.photo.cmyk``);
+camera RAW (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2...) developed to upright 16-bit sRGB with the
+camera's white balance and EXIF (``zoo.photo.raw``). Refused, with one line: animated and
+multi-page files (``zoo.photo.frames``), other colour models, float samples, damaged files (a PNG's
+every chunk CRC is checked: ``zoo.photo.png``), RAW or HEIC without their extra installed.
 
-Write: PNG, TIFF, JPEG and WebP. Outputs keep the input's bit depth where the format allows it
-(PNG, TIFF), its ICC profile and EXIF (except 16-bit TIFF, whose EXIF IFD no maintained writer can
-add: ICC is kept there), and a CMYK input's CMYK in JPEG and TIFF. An input in a format the zoo
-does not write (GIF...) gets a PNG output: ``output_suffix``. Every failure is one line:
-ImageReadError from ``read_image``, ImageWriteError from ``write_image``.
+Write: PNG, TIFF, JPEG, WebP and (with the ``heif`` extra) HEIC. Outputs keep the input's bit
+depth where the format allows it (PNG, TIFF), its ICC profile and EXIF (16-bit TIFF included:
+``zoo.photo.exif16``), and a CMYK input's CMYK in JPEG and TIFF. An input in a format the zoo does
+not write (GIF...) gets a PNG output, a RAW input a 16-bit TIFF: ``output_suffix``. Every failure
+is one line: ImageReadError from ``read_image``, ImageWriteError from ``write_image``.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from PIL import Image, ImageCms
 
 from registry.errors import ImageReadError, ImageWriteError, one_line
 from zoo.atomic import atomic_path
-from zoo.photo import cmyk, frames, png
+from zoo.photo import cmyk, frames, heif, png, raw
 from zoo.photo.base import DEFAULT_MAX_PIXELS, Photo, orient, to_float, to_int
 from zoo.photo.formats import FORMATS, READABLE, output_suffix, unwritable, write_format
 from zoo.photo.pillow import exif_for, exif_of, open_pillow
@@ -101,10 +105,20 @@ def _decode_errors() -> tuple[type[BaseException], ...]:
 
 def _read(path: Path, max_pixels: int | None) -> Photo:
     with path.open("rb") as f:
-        head = f.read(8)
+        head = f.read(16)
+    if raw.is_raw(path, head):  # before TIFF: DNG, CR2, NEF, ARW... are TIFF-based
+        return raw.read_raw(path, max_pixels)
+    if heif.is_heif(path, head):
+        heif.require(path)
+        try:
+            open_pillow(path, max_pixels).close()
+        except ImageReadError as exc:
+            if "not a supported image file" not in str(exc):
+                raise
+            raise ImageReadError(f"{path}: corrupt or truncated HEIF (libheif cannot open it)") from exc
     if head[:4] in TIFF_SIGNATURES:
         return read_tiff(path, max_pixels)
-    depth = png.check(path) if head == png.SIGNATURE else 8
+    depth = png.check(path) if head[:8] == png.SIGNATURE else 8
     with open_pillow(path, max_pixels) as img:
         frames.check_pillow(path, img)
         fmt = {"MPO": "JPEG"}.get(img.format, img.format or "PNG")
@@ -212,6 +226,19 @@ def _save_png(tmp: Path, data: np.ndarray, photo: Photo) -> None:
     tmp.write_bytes(png_data[:end_of_ihdr] + b"".join(chunks) + png_data[end_of_ihdr:])
 
 
+def _save_heif(tmp: Path, data: np.ndarray, photo: Photo) -> None:
+    try:
+        heif.require(tmp)
+    except ImageReadError as exc:
+        raise ImageWriteError(f"cannot write {tmp}: {heif.HINT}") from exc
+    if data.shape[2] == 2:  # pillow-heif has no gray + alpha: it would come back as RGBA anyway
+        data = np.concatenate([np.repeat(data[..., :1], 3, axis=2), data[..., 1:]], axis=2)
+    try:
+        _save_pillow(tmp, data, photo, "HEIF", **heif.OPTIONS)
+    except RuntimeError as exc:  # libheif's encoder errors
+        raise ImageWriteError(f"cannot write {tmp}: the HEIF encoder failed ({one_line(exc)})") from exc
+
+
 def _chunk(kind: bytes, payload: bytes) -> bytes:
     """One PNG chunk: libpng's encoder has no metadata API, so ICC and EXIF go in beside IHDR."""
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
@@ -225,6 +252,7 @@ _ENCODERS = {
     ("TIFF", 16): save_tiff16,
     ("JPEG", 8): lambda tmp, data, photo: _save_pillow(tmp, data, photo, "JPEG", quality=95, subsampling=0),
     # lossless: re-adding compression artefacts right after denoising would undo the work
+    ("HEIF", 8): _save_heif,
     ("WEBP", 8): lambda tmp, data, photo: _save_pillow(tmp, data, photo, "WEBP", lossless=True, exact=True),
 }
 

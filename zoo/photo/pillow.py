@@ -79,8 +79,9 @@ def strip_exif_header(blob: bytes | None) -> bytes | None:
 
 
 def exif_for(fmt: str, exif: bytes | None) -> bytes | None:
-    """Pillow wants the "Exif\\0\\0" header for JPEG and WebP, and a bare TIFF blob elsewhere."""
-    if exif and fmt in ("JPEG", "WEBP"):
+    """Pillow wants the "Exif\\0\\0" header for JPEG, WebP and HEIF (pillow-heif), and a bare TIFF
+    blob elsewhere."""
+    if exif and fmt in ("JPEG", "WEBP", "HEIF"):
         return b"Exif\x00\x00" + exif
     return exif
 

@@ -1,5 +1,6 @@
 """TIFF through tifffile: 8/16-bit gray, RGB, YCbCr and CMYK in, 16-bit out (8-bit goes
-through Pillow, which can write the EXIF IFD). EXIF is read with Pillow's IFD parser."""
+through Pillow). EXIF is read with Pillow's IFD parser, and written into a 16-bit TIFF as
+``exif16`` says: tifffile has no EXIF IFD writer, Pillow no 16-bit RGB mode."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import numpy as np
 from PIL import Image
 
 from registry.errors import ImageReadError, one_line
-from zoo.photo import cmyk, frames
+from zoo.photo import cmyk, frames, raw
 from zoo.photo.base import Photo, check_size, orient, to_float
+from zoo.photo.exif16 import add_exif_ifds, exif_tags
 from zoo.photo.pillow import tiff_exif
 
 SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -20,6 +22,7 @@ SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 # and still lets an application that configures logging see them.
 logging.getLogger("tifffile").addHandler(logging.NullHandler())
 _SEPARATED, _MIN_IS_WHITE = 5, 0
+_CFA, _LINEAR_RAW = 32803, 34892  # a camera RAW (DNG) under a .tif name
 _HINT = "convert it to RGB and try again"
 
 
@@ -40,6 +43,8 @@ def _read_tiff(path: Path, max_pixels: int | None) -> Photo:
 
     with tifffile.TiffFile(path) as tif:
         page = tif.pages.first
+        if tif.is_dng or int(page.photometric) in (_CFA, _LINEAR_RAW):
+            return raw.read_raw(path, max_pixels)
         check_size(path, page.imagelength * page.imagewidth, max_pixels)
         frames.check_tiff(path, tif)
         _check_kind(path, page)
@@ -108,8 +113,11 @@ def save_tiff16(tmp: Path, data: np.ndarray, photo: Photo) -> None:
     import tifffile
 
     colour = data.shape[2] >= 3
+    tags = exif_tags(photo.exif)
     tifffile.imwrite(
         tmp, data if data.shape[2] > 1 else data[..., 0], photometric="rgb" if colour else "minisblack",
-        extrasamples=["unassalpha"] if data.shape[2] in (2, 4) else None,
-        iccprofile=photo.icc_profile, compression="zlib", metadata=None, software="denoise-zoo",
+        extrasamples=["unassalpha"] if data.shape[2] in (2, 4) else None, byteorder=tags.byteorder,
+        iccprofile=photo.icc_profile, compression="zlib", metadata=None, software=tags.software,
+        extratags=tags.ifd0, **tags.resolution,
     )
+    add_exif_ifds(tmp, tags)
