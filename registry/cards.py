@@ -1,7 +1,11 @@
 """Model cards shipped beside bundled weights: ``weights/TAG.card.json`` in a plugin package.
 
-``zoo train`` writes the card next to the weights; shipping a model is copying both files into the
-plugin's ``weights/`` folder. The plugin passes ``load_cards(__name__)`` as its ``pretrained``.
+``zoo train`` writes the card next to the weights; ``zoo ship`` copies both into the plugin's
+``weights/`` folder as ``TAG.safetensors`` and ``TAG.card.json`` (the card's ``file`` names the
+weights beside it, ``sha256`` pins them, ``"default": true`` marks the default tag). The plugin
+registers them with ``Architecture(..., **bundled(__name__))`` (also offered as ``zoo.sdk.bundled``);
+the folder must ship as package data. A card that cannot be read fails the plugin with a line
+naming the file.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 from registry.spec import PretrainedWeights
 
 SUFFIX = ".card.json"
+REQUIRED = ("file", "sha256", "noise")  # what a card must say to be a tag
 
 
 def bundled(package: str) -> dict[str, Any]:
@@ -33,7 +38,18 @@ def _read(package: str) -> list[tuple[str, dict[str, Any]]]:
     if not folder.is_dir():
         return []
     entries = sorted((e for e in folder.iterdir() if e.name.endswith(SUFFIX)), key=lambda e: e.name)
-    return [(e.name.removesuffix(SUFFIX), json.loads(e.read_text())) for e in entries]
+    found = []
+    for entry in entries:
+        try:
+            data = json.loads(entry.read_text())
+        except ValueError as exc:
+            raise ValueError(f"{package}/weights/{entry.name} is not JSON: {exc}") from None
+        missing = [k for k in REQUIRED if not isinstance(data, dict) or k not in data]
+        if missing:
+            raise ValueError(f"{package}/weights/{entry.name} lacks {', '.join(missing)}; "
+                             "`zoo ship` writes complete cards")
+        found.append((entry.name.removesuffix(SUFFIX), data))
+    return found
 
 
 def card_from_json(data: dict[str, Any], tag: str) -> PretrainedWeights:

@@ -4,7 +4,8 @@
         [--default] [--metric cbsd68_s25_psnr=30.1 ...]
     python scripts/ship_weights.py --restamp      # rewrite every shipped file's metadata
 
-The card written by `zoo train` gains the tag's file name, a description, the golden-crop PSNR
+The zoo's own variant of `zoo ship` (zoo/cli/ship.py, whose ``stamp`` it uses): it finds the
+plugin folder from the card's architecture. The card written by `zoo train` gains the tag's file name, a description, the golden-crop PSNR
 measured here (tests/test_pretrained.py checks it on every CI run) and any benchmark metrics given.
 The weights are written with the tag in their metadata (zoo.weights.metadata), and the card pins
 the new file's sha256. ``--restamp`` does that to every shipped tag: same tensors, new metadata.
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from zoo.cli.ship import stamp  # the same metadata and sha256 as `zoo ship`
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,19 +35,6 @@ def main() -> None:
     card["metrics"]["golden_psnr"] = round(_golden(card, target), 3)
     (weights / f"{args.tag}.card.json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"shipped {card['architecture']}.{args.tag}: {card['metrics']}")
-
-
-def stamp(source: Path, target: Path, card: dict, tag: str) -> str:
-    """Write ``source``'s tensors to ``target`` with the tag's metadata; return the new sha256."""
-    from registry.manager import get_registry
-    from zoo.weights.files import load_state, save_state
-    from zoo.weights.metadata import describe
-
-    arch = get_registry().get(card["architecture"])
-    config = arch.config.preset(card.get("preset"), **card.get("config", {}))
-    training = card.get("training", {})
-    provenance = training.get("command", "") if isinstance(training, dict) else str(training)
-    return save_state(load_state(source), target, metadata=describe(arch.name, config, tag, provenance))
 
 
 def restamp() -> None:

@@ -18,8 +18,8 @@ MAX_LINES = 400
 RANKS = {
     "registry": 0,
     "zoo.atomic": 1, "zoo.imaging": 1,
-    "zoo.photo": 2,
-    "zoo.inference": 3,
+    "zoo.photo": 2, "zoo.sdk": 2,  # zoo.sdk: the plugin kit, above registry and zoo.imaging only
+    "zoo.inference": 3, "zoo.runtimes": 3,  # zoo.runtimes: onnx/openvino backends, graph cache (under zoo.weights)
     "zoo.weights": 4,
     "zoo.training": 5, "zoo.bench": 5,
     "zoo.api": 6, "zoo.testing": 6,

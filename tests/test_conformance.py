@@ -87,3 +87,26 @@ def test_every_neural_builtin_is_covered():
     names = {n for n, _ in CASES}
     assert "mwrcanet" in names
     assert {("mwrcanet", p) for p in ("tiny", "small", "full")} <= set(CASES)
+
+
+# -- what the commands do with each built-in (zoo.testing.commands); denoising in tiles and export
+# run on a tiny preset whose tiles are small (the kit makes several), training is tests/test_train.py's
+COMMAND_CASES = [("edsr", "tiny")]
+
+
+@pytest.mark.parametrize("name,preset,backend", _backend_cases())
+def test_command_contract(name, preset, backend):
+    _installed(name, preset, backend).check_command_contract(backend)
+
+
+@pytest.mark.parametrize("name,preset", CASES)
+def test_info_counts_params_and_macs(name, preset):
+    stats = suite(name, preset).check_info()
+    assert stats is None or stats["macs_per_mp"] > 0
+
+
+@pytest.mark.parametrize("name,preset", [c for c in COMMAND_CASES if c in CASES])
+def test_denoise_file_in_tiles_and_export(name, preset, tmp_path):
+    s = _installed(name, preset, "torch")
+    s.check_denoise_file("torch", tmp_path)
+    assert s.check_export("torch", tmp_path) <= 1e-6

@@ -6,7 +6,7 @@ import numpy as np
 
 from plugins.classical.config import CBM3DConfig
 from zoo import Denoiser
-from zoo.imaging.noise import estimate_sigma
+from zoo.sdk import estimate_sigma
 
 
 class CBM3D(Denoiser):

@@ -1,6 +1,6 @@
 """EDSR adapted to denoising, with PyTorch and TensorFlow backends sharing one weight format."""
 
-from registry.cards import bundled
+from zoo.sdk import bundled
 from zoo import Architecture, hookimpl
 from plugins.edsr.config import EDSRConfig
 

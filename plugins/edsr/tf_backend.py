@@ -7,7 +7,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from plugins._backends.tf_base import KerasDenoiser, conv
+from zoo.sdk.keras_base import KerasDenoiser, conv
 from plugins.edsr.config import EDSRConfig
 
 

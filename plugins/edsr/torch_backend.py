@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from plugins._backends.torch_base import TorchDenoiser
+from zoo.sdk.torch_base import TorchDenoiser
 from plugins.edsr.config import EDSRConfig
 
 

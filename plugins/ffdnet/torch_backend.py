@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from plugins._backends.torch_base import TorchDenoiser
+from zoo.sdk.torch_base import TorchDenoiser
 from plugins.ffdnet.config import FFDNetConfig
-from zoo.imaging.noise import estimate_sigma
+from zoo.sdk import estimate_sigma
 
 WEIGHTS_FILE = "ffdnet_weights_rgb.pth"
 

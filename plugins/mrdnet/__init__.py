@@ -1,6 +1,6 @@
 """Samsung's MRDNet (NTIRE 2020), with PyTorch and TensorFlow backends sharing one weight format."""
 
-from registry.cards import bundled
+from zoo.sdk import bundled
 from zoo import Architecture, hookimpl
 from plugins.mrdnet.config import MRDNetConfig
 

@@ -59,7 +59,7 @@ class MRDNetConfig(DenoiserConfig):
     @property
     def pool_kernel(self) -> int | None:
         """Image-pooling window in pixels: None for global pooling (or no branch)."""
-        from plugins._backends.common import tlc_kernel
+        from zoo.sdk.common import tlc_kernel
 
         return tlc_kernel(self.train_size, 1) if self.image_pooling == "local" else None
 

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from plugins._backends.tf_base import AttentionPool, KerasDenoiser, conv
+from zoo.sdk.keras_base import AttentionPool, KerasDenoiser, conv
 from plugins.mrdnet.config import MRDNetConfig
 
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from plugins._backends.torch_base import TorchDenoiser, local_mean
+from zoo.sdk.torch_base import TorchDenoiser, local_mean
 from plugins.mrdnet.config import MRDNetConfig
 
 

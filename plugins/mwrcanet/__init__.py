@@ -1,7 +1,7 @@
 """MWRCANet (NTIRE 2020 real image denoising): Haar wavelet U-Net with residual channel attention."""
 
 from plugins.mwrcanet.config import MWRCANetConfig
-from registry.cards import bundled
+from zoo.sdk import bundled
 from zoo import Architecture, hookimpl
 
 

@@ -82,7 +82,7 @@ LEVEL_SCALES = (2, 4, 8)  # input pixels per feature pixel at wavelet levels 1, 
 
 def pool_kernels(config: MWRCANetConfig) -> tuple[int | None, int | None, int | None]:
     """Channel-attention pooling window per level: None = global, else the TLC window."""
-    from plugins._backends.common import tlc_kernel
+    from zoo.sdk.common import tlc_kernel
 
     if config.attention_pooling == "global":
         return (None, None, None)

@@ -1,6 +1,6 @@
 """MWRCANet in Keras 3 (TensorFlow), layer for layer the twin of torch_backend.
 
-Every layer with weights is named with its torch module path, so plugins._backends.tf_base maps
+Every layer with weights is named with its torch module path, so zoo.sdk.keras_base maps
 the canonical state dict in and out (see its docstring for the rules).
 """
 
@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import keras
 
-from plugins._backends.tf_base import HaarDWT, HaarIWT, KerasDenoiser, channel_attention, conv, prelu
+from zoo.sdk.keras_base import HaarDWT, HaarIWT, KerasDenoiser, channel_attention, conv, prelu
 from plugins.mwrcanet.config import MWRCANetConfig, pool_kernels
 
 Act = Callable[[str], Any]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from plugins._backends.torch_base import ChannelAttention, TorchDenoiser, haar_dwt, haar_iwt
+from zoo.sdk.torch_base import ChannelAttention, TorchDenoiser, haar_dwt, haar_iwt
 from plugins.mwrcanet.config import MWRCANetConfig, pool_kernels
 
 

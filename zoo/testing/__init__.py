@@ -5,7 +5,7 @@ built-in (tests/test_conformance.py). Each check raises AssertionError with a me
 broke; nothing here needs pytest, and no framework is imported until a backend is built.
 
     from zoo.testing import Conformance
-    suite = Conformance("mymodel", preset="tiny")      # a registered name, or an Architecture
+    suite = Conformance("mymodel", preset="tiny", plugin="myplugin")  # loads only that plugin
     suite.run_all(tmp_dir)                               # or call the check_* methods one by one
 
 Checks, per backend: a forward pass on an odd-sized image (shape, float32, finite, in [0, 1]);
@@ -13,6 +13,12 @@ Checks, per backend: a forward pass on an odd-sized image (shape, float32, finit
 round-trips through a .safetensors file into a fresh instance with identical output; malformed
 weights raise WeightsError. Once: the config round-trips through its Hub JSON, and all backends
 agree on the same weights (max abs difference <= ``atol``, fp32).
+
+Then what the commands do with the plugin (:mod:`zoo.testing.commands`): ``zoo info`` (params and
+MACs on the torch module), ``zoo denoise`` over a file in tiles with sigma given and estimated,
+``zoo train`` for a few steps per trainable backend, ``zoo export`` and loading the folder back.
+``plugin=`` (the entry-point name) loads that plugin alone, strictly, so an unrelated broken
+plugin in the environment cannot fail the kit; it sets ZOO_PLUGINS for the rest of the process.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from registry.denoiser import Denoiser
 from registry.errors import WeightsError
 from registry.manager import get_registry
 from registry.spec import Architecture
+from zoo.testing.commands import TRAIN_STEPS, CommandChecks, isolate_plugin
 from zoo.imaging.samples import GOLDEN_SEED, golden_pair, sample_image  # noqa: F401  (public here too)
 
 ODD_SIZE = (37, 29)  # odd and coprime with every size multiple, so padding is always exercised
@@ -40,7 +47,7 @@ def _architecture(arch: str | Architecture) -> Architecture:
 
 
 @dataclass
-class Conformance:
+class Conformance(CommandChecks):
     """The suite for one architecture at one preset; builds each backend at most twice, lazily.
 
     All backends share the weights of the first one built (``reference``), so parity compares the
@@ -53,12 +60,15 @@ class Conformance:
     size: tuple[int, int] = ODD_SIZE
     parity_size: tuple[int, int] | None = None
     atol: float = PARITY_ATOL
+    plugin: str | None = None
     _built: dict[str, Denoiser] = field(default_factory=dict, repr=False)
     _state: dict[str, np.ndarray] | None = field(default=None, repr=False)
     _outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _forward_shapes: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if self.plugin is not None:
+            isolate_plugin(self.plugin)
         self.arch = _architecture(self.arch)
         if self.backends is None:
             self.backends = tuple(b for b in self.arch.backends if self.arch.backend_installed(b))
@@ -194,15 +204,20 @@ class Conformance:
             return self.output(d.backend)  # already computed by check_forward
         return d.denoise(sample_image(size, seed=1), self.sigma(d))
 
-    def run_all(self, tmp_dir: Path) -> dict[str, Any]:
-        """Every check; returns {'parity': max abs diff}. Raises AssertionError on the first failure."""
+    def run_all(self, tmp_dir: Path, commands: bool = True, train_steps: int = TRAIN_STEPS) -> dict[str, Any]:
+        """Every check; returns {'parity': max abs diff, ...what the command checks measured}.
+        Raises AssertionError on the first failure. ``commands=False`` skips the command checks,
+        ``train_steps=0`` only the training."""
         self.check_config_roundtrip()
         for backend in self.backends:
             self.check_forward(backend)
             self.check_size_multiple(backend)
             self.check_state_roundtrip(backend, tmp_dir)
             self.check_load_errors(backend)
-        return {"parity": self.check_parity()}
+        report = {"parity": self.check_parity()}
+        if commands:
+            report.update(self.run_commands(tmp_dir, train_steps))
+        return report
 
 
 def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
