@@ -97,8 +97,9 @@ class Denoiser(ABC):
             raise WeightsError(f"{self.architecture or type(self).__name__} takes no weights")
 
     def estimate_sigma(self, image: np.ndarray) -> float | None:
-        """Noise sigma (0-255 scale) of a whole image, for models that take one; None = the
-        model estimates it itself. The engine calls this once per image, before tiling."""
+        """Noise sigma (0-255 scale) of a whole image, for models that take one. The engine calls
+        this once per image, before tiling; when it returns None the engine uses the zoo's own
+        estimate (zoo.imaging.noise.estimate_sigma), so ``forward`` always gets a number."""
         return None
 
     # -- the shared contract

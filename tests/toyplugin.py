@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from plugins._backends.common import check_state
+from zoo.sdk import check_state
 from registry.manager import Registry, reset_registry
 from zoo import Architecture, Denoiser, DenoiserConfig, PretrainedWeights, hookimpl
 

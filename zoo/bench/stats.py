@@ -42,7 +42,9 @@ def model_stats(arch: Architecture, preset: str | None) -> dict[str, float]:
     import torch
 
     with torch.device("meta"):
-        module = arch.build(arch.config.preset(preset), "torch").module
+        from zoo.sdk import torch_module
+
+        module = torch_module(arch.build(arch.config.preset(preset), "torch"), "`zoo info` (params, MACs)")
         params = sum(p.numel() for p in module.parameters())
         macs = _count_macs(module, torch.empty(1, 3, PROBE, PROBE))
     return {"params": int(params), "macs_per_mp": macs * MEGAPIXEL / (PROBE * PROBE)}

@@ -88,6 +88,10 @@ def run(
     colour = 1 if c in (1, 2) else 3
     if sigma is None and denoiser.takes_sigma:
         sigma = denoiser.estimate_sigma(pixels[..., :colour])  # once per image, not per tile
+        if sigma is None:  # takes_sigma without an estimator: forward never sees None
+            from zoo.imaging.noise import estimate_sigma
+
+            sigma = estimate_sigma(pixels[..., :colour])
     budget = auto_memory() if max_memory is None else max_memory
     plan = plan_tiles(denoiser, h, w, max_memory=budget, tile=tile, ensemble=ensemble)
     out = np.zeros((h, w, c), np.float32)

@@ -39,9 +39,12 @@ def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, f
     sampler = load_sampler(train_files, cfg, spec)
     val = validation_set([read_rgb(p) for p in val_files], spec, cfg.val_sigma, cfg.seed)
     state = TrainState()
-    denoiser.model.compile(optimizer=keras.optimizers.Adam(CosineSchedule(cfg)), loss="mae" if cfg.loss == "l1" else "mse")
+    from zoo.sdk import keras_model
+
+    model = keras_model(denoiser, "`zoo train --backend tensorflow`")
+    model.compile(optimizer=keras.optimizers.Adam(CosineSchedule(cfg)), loss="mae" if cfg.loss == "l1" else "mse")
     progress = Progress(cfg, denoiser, val, state, on_step)
-    denoiser.model.fit(Patches(sampler, cfg), epochs=1, steps_per_epoch=cfg.steps, verbose=0, callbacks=[progress])
+    model.fit(Patches(sampler, cfg), epochs=1, steps_per_epoch=cfg.steps, verbose=0, callbacks=[progress])
     return finish(denoiser, cfg, Path(out), state, train_files, val_files, command)
 
 

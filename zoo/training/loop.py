@@ -37,7 +37,9 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
     torch.manual_seed(cfg.seed)
     denoiser = load(cfg.model, backend="torch", preset=cfg.preset, pretrained=cfg.init is not None,
                         weights=cfg.init, **channel_config(cfg))
-    module = denoiser.to(device).module.train()
+    from zoo.sdk import movable
+
+    module = movable(denoiser, "`zoo train`").to(device).module.train()
     optim = torch.optim.Adam(module.parameters(), lr=cfg.lr)
     state = TrainState()
     ckpt = Path(out).with_suffix(".ckpt")
