@@ -19,7 +19,7 @@ from zoo.weights.names import DEFAULT_MODEL
 
 
 def denoise(
-    inputs: List[str] = typer.Argument(..., help="Image files, directories or globs."),
+    inputs: Optional[List[str]] = typer.Argument(None, help="Image files, directories or globs (or --files-from)."),
     model: Optional[str] = typer.Option(
         None, "--model", "-m",
         help=f"MODEL or MODEL:TAG (default {DEFAULT_MODEL}, or what the --weights file says it is).",
@@ -47,6 +47,18 @@ def denoise(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: the framework's, all cores)."),
     tile: Optional[int] = typer.Option(None, "--tile", help="Tile side in pixels (overrides --max-memory)."),
     ensemble: bool = typer.Option(False, "--ensemble", help="Average the 8 flips/rotations (x8 time)."),
+    strength: str = typer.Option(
+        "1", "--strength", metavar="S",
+        help="0-1: how much of the denoise to keep (0: the input, 0.5: the mean of input and output, 1: the output).",
+    ),
+    chroma_strength: Optional[str] = typer.Option(
+        None, "--chroma-strength", metavar="S",
+        help="0-1: the same for colour noise only (YCbCr chroma; luma keeps --strength). Default: --strength.",
+    ),
+    compare: bool = typer.Option(
+        False, "--compare",
+        help="Also write NAME_compare-MODEL.png beside each output: input and output crops at 100%, where it is noisiest.",
+    ),
     allow_large: bool = typer.Option(False, "--allow-large", help="Lift the decompression-bomb pixel limit."),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickled (.pt/.pth) weights."),
     offline: bool = typer.Option(False, "--offline", help="Hub weights from the cache only, no network."),
@@ -55,48 +67,67 @@ def denoise(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no 'wrote' lines: only errors."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also the model and backend, and each file's size and time."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per file on stdout (input, output, model, seconds, status)."),
+    files_from: Optional[Path] = typer.Option(
+        None, "--files-from", metavar="LIST", help="Also the files LIST names, one path per line (taken literally, no globs).",
+    ),
+    engine: str = typer.Option("local", "--engine", help="local (this process) or ray: a pool of Ray workers, the model loaded once in each."),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="--engine ray: auto, ray://HOST:PORT or HOST:PORT (default: a local Ray sized to this machine).",
+    ),
+    workers: Optional[int] = typer.Option(None, "--workers", help="--engine ray: worker count (default: the cluster's CPUs / --cpus-per-worker)."),
+    cpus_per_worker: float = typer.Option(1.0, "--cpus-per-worker", help="--engine ray: CPUs, and threads, per worker."),
 ) -> None:
     """Denoise photos; by default each output is written beside its input as NAME_denoised-MODEL.EXT."""
     try:
         with _sigterm_raises(), reported():
             _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads,
                      options=(sigma, max_memory, tile, ensemble, allow_large),
+                     mix=(strength, chroma_strength, compare),
                      load={"backend": backend, "weights": weights, "preset": preset, "trust_pickle": trust_pickle,
                            "offline": offline or None, "precision": precision, "compile": compile_model},
-                     device=device, dry_run=dry_run, view=View(quiet, verbose, as_json))
+                     device=device, dry_run=dry_run, view=View(quiet, verbose, as_json),
+                     scale=Scale(engine, ray_address, workers, cpus_per_worker, files_from))
     except Terminated:
         say("terminated; no partial output was left", stderr=True)
         raise typer.Exit(128 + signal.SIGTERM) from None
 
 
 def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads, options, load,
-             device="cpu", dry_run=False, view=None) -> None:
+             device="cpu", dry_run=False, view=None, scale=None, mix=("1", None, False)) -> None:
     view = view or View()
-    from zoo.inference import batch
+    from zoo.inference import batch, compare, strength
 
-    label = output_label(model, load["weights"])
+    amounts = view.mix = strength.check(*mix[:2])  # a bad value is the command's own mistake: refused first
+    label = "-".join(filter(None, (output_label(model, load["weights"]), strength.describe(*amounts))))
     batch.check_template(name_template, label)  # the command's own mistakes: before anything runs
     batch.check_output(output)
-    run_options = batch.make_options(*options)
+    run_options = batch.make_options(*options, *amounts, compare=label if mix[2] else None)
     _check_values(model, load, device)
     if threads is not None:
         from zoo.inference import runtime
 
         runtime.set_threads(threads)
-    jobs = batch.expand_inputs(inputs, recursive)
+    scale = scale or Scale()
+    scale.check(inputs)
+    jobs = batch.expand_inputs(inputs or [], recursive) + (batch.files_from(scale.files_from) if scale.files_from else [])
     if not jobs:
         raise ZooError("no images found in the given inputs")
-    if dropped := batch.drop_own_outputs(jobs, label, name_template, out_dir, output):
+    dropped = batch.drop_own_outputs(jobs, label, name_template, out_dir, output)
+    if dropped := dropped + compare.drop_compares(jobs, label):  # earlier compare images are no photos either
         where = "in the output folder" if out_dir or output else "beside the inputs"
         say(f"ignored {dropped} earlier output(s) of this command found {where} "
             "(name them explicitly to denoise them)", stderr=True)
         if not jobs:
             raise ZooError("no images to denoise: the inputs hold only earlier outputs of this command")
     batch.plan_outputs(jobs, label, output, out_dir, overwrite, name_template)
+    if mix[2]:
+        compare.plan(jobs, label, overwrite)
     if dry_run:
         return _dry_run(jobs)
     if all(job.error or job.skipped for job in jobs):
         return _finish(jobs, view, label)
+    if scale.engine == "ray":
+        return _on_ray(jobs, model, load, device, run_options, view, label, scale)
     denoiser = api.load(model, **load)
     if device != "cpu":
         _to_device(denoiser, device)
@@ -106,6 +137,36 @@ def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template
     with batch.BatchProgress(jobs, enabled=None if not (view.quiet or view.json) else False) as progress:
         batch.run_jobs(denoiser, jobs, run_options, lambda job: _report(job, view, progress, label), progress)
     _finish(jobs, view, label, reported=True)
+
+
+def _on_ray(jobs, model, load, device, run_options, view, label, scale) -> None:
+    """--engine ray: the planned batch through a pool of Ray workers (zoo.distributed)."""
+    from zoo import distributed
+    from zoo.inference import batch
+
+    spec = distributed.ModelSpec(model, load, device)
+    with distributed.session(scale.address, quiet=not view.verbose) as resources:
+        with batch.BatchProgress(jobs, enabled=None if not (view.quiet or view.json) else False) as progress:
+            distributed.run_jobs(jobs, spec, run_options, label, resources, scale.workers, scale.cpus,
+                                 scale.address is None, lambda job: _report(job, view, progress, label), progress)
+    _finish(jobs, view, label, reported=True)
+
+
+class Scale:
+    """Which engine runs the batch (--engine and its Ray options), and --files-from."""
+
+    def __init__(self, engine: str = "local", address: str | None = None, workers: int | None = None,
+                 cpus: float = 1.0, files_from: Path | None = None) -> None:
+        self.engine, self.address, self.workers, self.cpus, self.files_from = engine, address, workers, cpus, files_from
+
+    def check(self, inputs) -> None:
+        """Refuse a wrong engine, Ray options without it, or no inputs at all: before any file is read."""
+        if self.engine not in ("local", "ray"):
+            raise ZooError(f"--engine takes local or ray, got {self.engine!r}")
+        if self.engine == "local" and (self.address or self.workers is not None or self.cpus != 1.0):
+            raise ZooError("--ray-address, --workers and --cpus-per-worker go with --engine ray")
+        if not inputs and self.files_from is None:
+            raise ZooError("give image files, folders or globs, or --files-from LIST")
 
 
 def _check_values(model: str | None, load: dict, device: str) -> None:
@@ -144,7 +205,8 @@ def _dry_run(jobs) -> None:
             say(f"would skip: {job.skipped}")
         else:
             note = f" ({job.note.split(': ', 1)[-1]})" if job.note else ""
-            say(f"would write {job.target}{note}")
+            also = f" and {job.compare}" if job.compare else ""
+            say(f"would write {job.target}{also}{note}")
     say(f"dry run: {sum(not (j.error or j.skipped) for j in jobs)} of {len(jobs)} image(s) would be denoised; "
         "nothing was loaded or written", stderr=True)
 
@@ -197,11 +259,14 @@ class View:
 
     def __init__(self, quiet: bool = False, verbose: bool = False, as_json: bool = False) -> None:
         self.quiet, self.verbose, self.json = quiet, verbose, as_json
+        self.mix: tuple[float, float | None] = (1.0, None)  # --strength, --chroma-strength: in each record
 
 
-def _record(job, label: str) -> dict:
+def _record(job, label: str, mix: tuple = (1.0, None)) -> dict:
     status = "failed" if job.error else "skipped" if job.skipped else "written"
     return {"input": str(job.source), "output": str(job.target) if job.target else None, "model": label,
+            "strength": mix[0], "chroma_strength": mix[0] if mix[1] is None else mix[1],
+            "compare": str(job.compare) if job.compare else None,
             "seconds": None if job.seconds is None else round(job.seconds, 3), "status": status,
             "error": job.error or job.skipped}
 
@@ -209,19 +274,20 @@ def _record(job, label: str) -> dict:
 def _report(job, view: View, progress, label: str) -> None:
     """One file's line as it finishes: through the progress display, never across it."""
     if view.json:
-        return progress.say(json.dumps(_record(job, label)))
+        return progress.say(json.dumps(_record(job, label, view.mix)))
     if view.quiet or job.error is not None or job.skipped is not None:
         return
     note = f" ({job.note.split(': ', 1)[-1]})" if job.note else ""
     timing = f" ({job.seconds:.1f} s)" if view.verbose and job.seconds is not None else ""
-    progress.say(f"wrote {job.target}{note}{timing}")
+    also = f" and {job.compare}" if job.compare else ""
+    progress.say(f"wrote {job.target}{also}{note}{timing}")
 
 
 def _finish(jobs, view: View | None = None, label: str = "", reported: bool = False) -> None:
     view = view or View()
     if view.json and not reported:  # nothing ran: every file was skipped or refused while planning
         for job in jobs:
-            say(json.dumps(_record(job, label)))
+            say(json.dumps(_record(job, label, view.mix)))
     failed = [job for job in jobs if job.error]
     if len(jobs) == 1 and (failed or jobs[0].skipped) and not view.json:  # one input: a skip is the answer
         raise ZooError(jobs[0].error or jobs[0].skipped)

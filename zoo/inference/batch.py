@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from registry.denoiser import Denoiser
 from registry.errors import ImageWriteError, ZooError
 from zoo import atomic
-from zoo.inference import engine
+from zoo.inference import compare, engine
+from zoo.inference import strength as mix
 from zoo.inference.planning import (  # noqa: F401  (the batch's planning, re-exported)
     DEFAULT_TEMPLATE, TEMPLATE_FIELDS, Job, check_output, check_template, drop_own_outputs, expand_inputs,
     not_regular, plan_outputs,
@@ -35,17 +36,24 @@ class Options:
     tile: int | None = None
     ensemble: bool = False
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    # the run's tag in temp names, for engines that retry a file (atomic.run_temp_path); keyword-only
+    temp_tag: str | None = field(default=None, kw_only=True)
+    strength: float = 1.0  # zoo.inference.strength: the mix of input and output
+    chroma_strength: float | None = None
+    compare: str | None = None  # write each job's compare image, captioned with this model label
 
 
 def make_options(
     sigma: float | None = None, max_memory: str = "auto", tile: int | None = None, ensemble: bool = False,
-    allow_large: bool = False,
+    allow_large: bool = False, strength: float = 1.0, chroma_strength: float | None = None,
+    compare: str | None = None,
 ) -> Options:
-    """Options from command-line values; raise ZooError on a bad memory size or tile."""
+    """Options from command-line values; raise ZooError on a bad memory size, tile or strength."""
     if tile is not None and tile < 8:
         raise ZooError(f"--tile {tile} is too small; give at least 8 pixels")
+    strength, chroma_strength = mix.check(strength, chroma_strength)
     limit = None if allow_large else DEFAULT_MAX_PIXELS
-    return Options(sigma, engine.parse_memory(max_memory), tile, ensemble, limit)
+    return Options(sigma, engine.parse_memory(max_memory), tile, ensemble, limit, strength, chroma_strength, compare)
 
 
 # -- running
@@ -64,13 +72,21 @@ def run_jobs(
         if job.error is None and job.skipped is None:
             if progress is not None:
                 progress.start_file(job)
-            start = time.perf_counter()
-            job.error = _run_one(denoiser, job, options, progress)
-            job.seconds = time.perf_counter() - start
+            run_job(denoiser, job, options, progress)
         if progress is not None:
             progress.end_file()
         on_done(job)
     return [job for job in jobs if job.error]
+
+
+def run_job(denoiser: Denoiser, job: Job, options: Options = Options(), progress: "BatchProgress | None" = None) -> Job:
+    """One planned job, read -> engine -> atomic write, in place: ``error`` (one line) or the output,
+    and ``seconds``. Every engine runs its files through here (this loop, a Ray actor)."""
+    if job.error is None and job.skipped is None:
+        start = time.perf_counter()
+        job.error = _run_one(denoiser, job, options, progress)
+        job.seconds = time.perf_counter() - start
+    return job
 
 
 def _run_one(denoiser: Denoiser, job: Job, options: Options, progress: "BatchProgress | None") -> str | None:
@@ -82,7 +98,10 @@ def _run_one(denoiser: Denoiser, job: Job, options: Options, progress: "BatchPro
             denoiser, photo.pixels, options.sigma, max_memory=options.max_memory, tile=options.tile,
             ensemble=options.ensemble, progress=progress.tiles if progress else None,
         )
-        _write(job, photo.with_pixels(pixels))
+        pixels = mix.blend(photo.pixels, pixels, options.strength, options.chroma_strength)
+        _write(job, photo.with_pixels(pixels), options.temp_tag)
+        if options.compare is not None and job.compare is not None:
+            compare.write(job.compare, photo.pixels, pixels, options.compare, job.overwrite)
     except ZooError as exc:
         return str(exc)
     except MemoryError:
@@ -90,21 +109,22 @@ def _run_one(denoiser: Denoiser, job: Job, options: Options, progress: "BatchPro
     return None
 
 
-def _write(job: Job, photo: Photo) -> None:
+def _write(job: Job, photo: Photo, tag: str | None = None) -> None:
     """Write the output atomically; without ``--overwrite`` never over a file that appeared since
     the batch was planned (another run writing the same name): that job fails, nothing replaced.
 
     write_image always replaces, so the no-replace write goes to a hidden temp name beside the
-    target (``.NAME.XXXXXXXX.part.EXT``) and is then linked into place here.
+    target (``.NAME.XXXXXXXX.part.EXT``) and is then linked into place here. With a run ``tag``
+    the temp name is the run's (:func:`zoo.atomic.run_temp_path`), so a retry clears a dead attempt's.
     """
-    if job.overwrite:
+    if job.overwrite and tag is None:
         write_image(job.target, photo)
         return
     tmp = None
     try:
-        tmp = atomic.temp_path(job.target)
+        tmp = atomic.run_temp_path(job.target, tag) if tag else atomic.temp_path(job.target)
         write_image(tmp, photo, FORMATS.get(job.target.suffix.lower()))
-        atomic.publish(tmp, job.target, replace=False)
+        atomic.publish(tmp, job.target, replace=job.overwrite)
     except FileExistsError:
         raise ImageWriteError(f"output {job.target} appeared while this file was being denoised (another run?); "
                               "it was left as it is, pass --overwrite to replace it") from None

@@ -45,6 +45,7 @@ class Job:
     overwrite: bool = False
     note: str | None = None  # said when the output is written: e.g. a GIF's output is a PNG
     seconds: float | None = None  # read, denoise and write, once it ran
+    compare: Path | None = None  # --compare: the side-by-side crops beside the output (zoo.inference.compare)
 
 
 # -- inputs
@@ -68,6 +69,19 @@ def expand_inputs(inputs: list[str], recursive: bool = False) -> list[Job]:
             found = [Job(p, found=True) for p in matches if p.is_file() and not is_temp_name(p.name)]
             jobs += found or [Job(path, error=f"no file matches {item}")]
     return jobs
+
+
+def files_from(list_file: str | Path) -> list[Job]:
+    """The files a list names (``--files-from``: one path per line, relative to the current folder,
+    blank lines ignored), as jobs; names are taken literally (no globs). A missing or unreadable
+    file becomes that job's error; a list that cannot be read raises ZooError."""
+    try:
+        lines = Path(list_file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ZooError(f"cannot read --files-from {list_file}: {getattr(exc, 'strerror', None) or exc}") from None
+    paths = [Path(line) for line in lines if line.strip()]
+    return [Job(p, error=not_regular(p) if p.exists() else f"no such file: {p} (named in {list_file})")
+            for p in paths]
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
