@@ -24,7 +24,8 @@ RANKS = {
     "zoo.training": 5, "zoo.bench": 5,
     "zoo.api": 6, "zoo.testing": 6,
     "zoo": 7,  # the package: the public names, re-exported from registry and zoo.api
-    "zoo.cli": 8, "zoo.__main__": 9,
+    "zoo.serve": 8,  # zoo serve's web app: drives zoo.api, zoo.inference and zoo.photo for the page
+    "zoo.cli": 9, "zoo.__main__": 10,
 }
 
 

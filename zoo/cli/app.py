@@ -10,7 +10,7 @@ import typer
 
 from registry.errors import ZooError
 from registry.manager import get_registry, plugin_failure
-from zoo.cli import bench, convert, denoise, hub, models, ship, train
+from zoo.cli import bench, convert, denoise, hub, models, serve, ship, train
 from zoo.cli.console import error_line, state
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ hub.add_commands(app)  # pull, cache, export, push (zoo/cli/hub.py)
 convert.add_commands(app)  # convert (zoo/cli/convert.py)
 train.add_commands(app)  # train (zoo/cli/train.py)
 ship.add_commands(app)  # ship (zoo/cli/ship.py)
+serve.add_commands(app)  # serve: the local web page (zoo/cli/serve.py, zoo/serve/)
 app.add_typer(bench.bench, name="bench")  # zoo bench quality|speed (zoo/cli/bench.py)
 
 
