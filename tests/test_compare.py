@@ -4,6 +4,8 @@ earlier compares never taken for photos, and every failure one line."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -44,10 +46,12 @@ def test_the_crop_is_where_the_noise_is(photo):
 
 def test_compare_is_written_beside_the_output_with_both_crops(photo, tmp_path):
     result = runner.invoke(app, ["denoise", "--compare", "--strength", "0.8", "--out-dir", str(tmp_path / "out"),
-                                 str(photo)])
+                                 "--json", str(photo)])
     assert result.exit_code == 0, result.output
-    out, made = tmp_path / "out" / "shot_denoised-mwrcanet-strength0.8.png", tmp_path / "out" / "shot_compare-mwrcanet-strength0.8.png"
-    assert out.is_file() and made.is_file() and f"and {made}" in result.stdout
+    out = tmp_path / "out" / "shot_denoised-mwrcanet-strength0.8.png"
+    made = tmp_path / "out" / "shot_compare-mwrcanet-strength0.8.png"
+    record = json.loads(result.stdout)
+    assert out.is_file() and made.is_file() and (record["output"], record["compare"]) == (str(out), str(made))
     picture = np.asarray(Image.open(made))
     assert picture.shape == (compare.BAR + 256, 2 * 256 + compare.GAP, 3)
     before, after = np.asarray(Image.open(photo)), np.asarray(Image.open(out))

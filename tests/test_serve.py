@@ -26,7 +26,6 @@ from PIL import Image
 
 from tests.conftest import ROOT, save_rgb
 
-pytest.importorskip("fastapi", reason="zoo serve needs the serve extra (fastapi, uvicorn, python-multipart)")
 START_TIMEOUT = 120  # seconds for the server to say where it listens (bounds a hung start; not a timing check)
 JOB_TIMEOUT = 300
 
@@ -35,6 +34,8 @@ JOB_TIMEOUT = 300
 def zoo_serve(*args: str):
     """`python -m zoo serve --port 0` in a subprocess: yields (url, temp folder, process); stopped
     with SIGTERM at the end (killed if it does not stop)."""
+    for module in ("fastapi", "uvicorn", "multipart"):
+        pytest.importorskip(module, reason="zoo serve needs the serve extra (fastapi, uvicorn, python-multipart)")
     proc = subprocess.Popen([sys.executable, "-m", "zoo", "serve", "--port", "0", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line: list[str] = []
@@ -90,6 +91,13 @@ def test_help_and_list_import_no_web_framework():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_without_the_extra_it_is_one_line():
+    code = "import sys; sys.modules['uvicorn'] = None; sys.argv = ['zoo', 'serve', '--port', '0']; from zoo.cli import run; run()"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip() == "error: zoo serve needs uvicorn: pip install -c constraints.txt 'denoise-zoo[serve]'"
 
 
 def test_bad_requests_get_one_line_and_the_temp_folder_goes(noisy):

@@ -9,6 +9,7 @@ import json
 import imagecodecs
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 import zoo
@@ -127,6 +128,16 @@ def test_cli_strength_zero_writes_the_input_bit_for_bit(photo16, tmp_path):
     assert record["model"] == "mwrcanet-strength0"
     out = tmp_path / "p_denoised-mwrcanet-strength0.png"
     assert record["output"] == str(out) and np.array_equal(read16(out), read16(photo16))
+
+
+def test_cli_strength_zero_keeps_8_bit_values_and_alpha(tmp_path):
+    rng = np.random.default_rng(4)
+    source = tmp_path / "rgba.png"
+    Image.fromarray(rng.integers(0, 256, (24, 20, 4), dtype=np.uint8)).save(source)
+    result = runner.invoke(app, ["denoise", "--strength", "0.0", "--chroma-strength", "0", str(source)])
+    assert result.exit_code == 0, result.output
+    out = np.asarray(Image.open(tmp_path / "rgba_denoised-mwrcanet-strength0-chroma0.png"))
+    assert out.dtype == np.uint8 and np.array_equal(out, np.asarray(Image.open(source)))
 
 
 def test_cli_strength_half_is_the_mean_of_input_and_output(photo16, tmp_path):
