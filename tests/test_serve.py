@@ -119,6 +119,31 @@ def test_bad_requests_get_one_line_and_the_temp_folder_goes(noisy):
     assert proc.returncode == 128 + signal.SIGTERM and not folder.exists()
 
 
+def test_the_result_keeps_the_format_and_metadata(noisy, tmp_path):
+    import time
+
+    photo = tmp_path / "shot.jpg"
+    exif = Image.Exif()
+    exif[0x010F] = "ZooCam"  # Make
+    Image.open(noisy).save(photo, quality=95, exif=exif)
+    with zoo_serve() as (url, folder, proc):
+        status, body = post(f"{url}/api/jobs", {"model": "mwrcanet", "strength": "0.75"},
+                            {"photo": ("shot.jpg", photo.read_bytes())})
+        assert status == 200, body
+        for _ in range(JOB_TIMEOUT * 4):  # polled as the page does; bounded, not timed
+            with urllib.request.urlopen(f"{url}/api/jobs/{body['id']}", timeout=60) as reply:
+                state = json.loads(reply.read())
+            if state["state"] in ("done", "failed"):
+                break
+            time.sleep(0.25)
+        assert state["state"] == "done" and state["download"] == "shot_denoised-mwrcanet-strength0.75.jpg", state
+        assert (state["strength"], state["chroma_strength"]) == (0.75, 0.75)
+        with urllib.request.urlopen(f"{url}/api/jobs/{body['id']}/result", timeout=60) as reply:
+            assert 'filename="shot_denoised-mwrcanet-strength0.75.jpg"' in reply.headers["content-disposition"]
+            result = Image.open(io.BytesIO(reply.read()))
+        assert result.format == "JPEG" and result.size == (96, 72) and result.getexif().get(0x010F) == "ZooCam"
+
+
 def _chrome(tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
