@@ -22,7 +22,7 @@ RANKS = {
     "zoo.inference": 3, "zoo.runtimes": 3,  # zoo.runtimes: onnx/openvino backends, graph cache (under zoo.weights)
     "zoo.weights": 4,
     "zoo.training": 5, "zoo.bench": 5,
-    "zoo.api": 6, "zoo.testing": 6,
+    "zoo.api": 6, "zoo.testing": 6, "zoo.distributed": 6,  # zoo.distributed: the Ray engine's driver and API
     "zoo": 7,  # the package: the public names, re-exported from registry and zoo.api
     "zoo.serve": 8,  # zoo serve's web app: drives zoo.api, zoo.inference and zoo.photo for the page
     "zoo.cli": 9, "zoo.__main__": 10,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import glob
 import os
 import re
 import tempfile
@@ -47,6 +48,52 @@ def temp_path(target: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=target.parent)
     os.close(fd)
     return Path(name)
+
+
+def run_temp_path(target: Path, tag: str) -> Path:
+    """Create (empty, 0600) and return the temp file of ``target`` for one run, ``.NAME.TAG.part.EXT``.
+
+    An engine that retries a file after its worker died (Ray) passes the run's ``tag`` (letters and
+    digits): a name of this run found here is what the dead try left, and it is removed first, with
+    the writer's own temp files beside it. Other runs have other tags.
+    """
+    tmp, _ = _run_names(Path(target), tag)
+    _remove_dead_write(tmp)
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    return tmp
+
+
+def count_try(target: Path, tag: str) -> int:
+    """Count one more try at ``target`` in run ``tag`` and return the count (1 for the first), kept
+    in a temp file (``.NAME.TAG_tries.part``) that outlives a killed worker; gone with
+    :func:`remove_run_temps`."""
+    _, tries = _run_names(Path(target), tag)
+    try:
+        count = int(tries.read_text() or 0) + 1
+    except (OSError, ValueError):
+        count = 1
+    tries.write_text(str(count))
+    return count
+
+
+def remove_run_temps(target: Path, tag: str) -> None:
+    """Remove what run ``tag`` left for ``target``: a killed worker's temp files and the try count.
+
+    Cheap when there is nothing: the folder is listed only when the run's temp file is there."""
+    tmp, tries = _run_names(Path(target), tag)
+    _remove_dead_write(tmp)
+    tries.unlink(missing_ok=True)
+
+
+def _run_names(target: Path, tag: str) -> tuple[Path, Path]:
+    return (target.parent / f".{target.name}.{tag}.part{target.suffix}",
+            target.parent / f".{target.name}.{tag}_tries.part")
+
+
+def _remove_dead_write(tmp: Path) -> None:
+    if os.path.lexists(tmp):
+        for path in [tmp, *tmp.parent.glob(glob.escape(f".{tmp.name}.") + "*.part*")]:  # and the writer's
+            Path(path).unlink(missing_ok=True)
 
 
 def is_temp_name(name: str) -> bool:

@@ -22,7 +22,7 @@ from zoo.inference import compare, engine
 from zoo.inference import strength as mix
 from zoo.inference.planning import (  # noqa: F401  (the batch's planning, re-exported)
     DEFAULT_TEMPLATE, TEMPLATE_FIELDS, Job, check_output, check_template, drop_own_outputs, expand_inputs,
-    not_regular, plan_outputs,
+    files_from, not_regular, plan_outputs,
 )
 from zoo.photo.imageio import DEFAULT_MAX_PIXELS, FORMATS, Photo, read_image, write_image
 
