@@ -42,6 +42,19 @@ def plugin_dir(tmp_path, monkeypatch):
     return root
 
 
+@pytest.fixture(autouse=True, scope="session")
+def graph_cache_for_the_session(tmp_path_factory):
+    """ONNX graphs and the --backend auto table go to a temporary cache, never the user's (one per
+    session, so a graph exported once serves every test)."""
+    old = os.environ.get("ZOO_GRAPH_CACHE")
+    os.environ["ZOO_GRAPH_CACHE"] = str(tmp_path_factory.mktemp("zoo-cache") / "graphs")
+    yield
+    if old is None:
+        os.environ.pop("ZOO_GRAPH_CACHE", None)
+    else:
+        os.environ["ZOO_GRAPH_CACHE"] = old
+
+
 @pytest.fixture(autouse=True)
 def fresh_registry():
     """Every test starts from a registry loaded anew from entry points."""

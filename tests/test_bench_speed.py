@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from registry.errors import UnknownModelError, ZooError
+from registry.manager import get_registry
 from zoo.bench import peaks as bench_peaks
 from zoo.bench import speed as bench_speed
 from zoo.cli import app
@@ -148,3 +149,24 @@ def test_engine_overhead_is_measured_against_the_whole_photo_call(tmp_path):
     assert row["engine_megapixels"] == pytest.approx(96 * 64 / 1e6) and row["engine_tiles"] >= 1
     assert row["engine_model_whole_s"] > 0 and math.isfinite(row["engine_overhead"])
     assert row["engine_seconds"] >= row["engine_read_s"] + row["engine_write_s"] and "eng +%" in result.stdout
+
+
+def test_runtime_backends_are_planned_and_auto_is_resolved(monkeypatch):
+    """onnx and openvino run any architecture with a torch backend (zoo.runtimes); auto becomes
+    the backend it chooses for the model, so the row names the runtime that ran."""
+    from zoo import runtimes
+    from zoo.runtimes import auto
+
+    config = bench_speed.SpeedConfig(models=("mwrcanet@tiny",), backends=("onnx", "openvino", "auto"),
+                                     dtypes=("fp32", "int8"), peers=())
+    lines: list[str] = []
+    cases, skipped = bench_speed.plan_cases(config, lines.append)
+    planned = {(c.backend, c.dtype) for c in cases}
+    for runtime in ("onnx", "openvino"):
+        if runtimes.installed(runtime):
+            assert {(runtime, "fp32"), (runtime, "int8")} <= planned
+        else:
+            assert f"mwrcanet@tiny {runtime}" in skipped and "pip install" in skipped[f"mwrcanet@tiny {runtime}"]
+    chosen = auto.choose(get_registry().get("mwrcanet"))
+    assert all(b != "auto" for b, _ in planned) and (chosen, "fp32") in planned
+    assert all("\n" not in line for line in lines)

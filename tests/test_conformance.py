@@ -83,6 +83,15 @@ def test_backend_parity(name, preset):
     assert s.check_parity() <= s.atol
 
 
+@pytest.mark.parametrize("name,preset", [c for c in CASES if c[1] != "full"])  # full: exports take minutes
+def test_runtime_parity(name, preset):
+    """onnx and openvino agree with torch on the same weights (<= 1e-4), where installed."""
+    found = suite(name, preset).check_runtimes()
+    if not found:
+        pytest.skip(f"no runtime runs {name} here (its torch backend, or onnx and openvino, not installed)")
+    assert all(isinstance(v, float) for v in found.values()), found  # every built-in exports
+
+
 def test_every_neural_builtin_is_covered():
     names = {n for n, _ in CASES}
     assert "mwrcanet" in names

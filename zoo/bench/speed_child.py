@@ -77,6 +77,10 @@ def _set_threads(case: Case) -> None:
 
 
 def _threads(case: Case) -> int | None:
+    if case.backend in ("onnx", "openvino"):  # their sessions' intra-op pools (None: every core)
+        from zoo.runtimes.backends import threads
+
+        return threads()
     if case.backend == "torch":
         import torch
 
@@ -85,7 +89,7 @@ def _threads(case: Case) -> int | None:
 
 
 def _load(case: Case, precision: str = "fp32", compile: bool = False) -> Any:
-    if case.backend == "torch":
+    if case.backend in ("torch", "onnx", "openvino"):  # the runtimes export the torch module
         import torch
 
         torch.manual_seed(0)  # the same random weights in every case of one model

@@ -28,7 +28,8 @@ def quality(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N images (name order)."),
     crop: Optional[int] = typer.Option(None, "--crop", help="Score N x N centre crops (faster)."),
     out_dir: Path = typer.Option(Path("bench-out"), "--out", help="Folder for quality.csv/.json/.png."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="Backend for models that have it."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Backend for models that have it (onnx, openvino: any with torch)."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or int8 (onnx, openvino) for models whose backend runs it."),
 ) -> None:
     """PSNR and SSIM of each model (and of the noisy input) per noise level, with peers in one run."""
     from zoo.bench import quality as bench_mod
@@ -36,7 +37,7 @@ def quality(
     with reported():
         config = bench_mod.QualityConfig(
             models=_split(models), dataset=dataset, noisy_dir=noisy_dir, sigmas=_sigmas(sigma),
-            seed=seed, limit=limit, crop=crop, backend=backend, pair_glob=pair_glob,
+            seed=seed, limit=limit, crop=crop, backend=backend, pair_glob=pair_glob, precision=precision,
         )
         result = _run_with_progress(bench_mod, config, err)
         out.print(_table(result.summary(), result))
@@ -49,7 +50,7 @@ def speed(
     models: str = typer.Option(..., "--models", "-m", help="Comma-separated MODEL, MODEL@PRESET or MODEL:PRESET|TAG list."),
     size: str = typer.Option("1024x1024", "--size", help="Input size WIDTHxHEIGHT."),
     backend: str = typer.Option("torch", "--backend", help="Comma-separated backends, e.g. torch,tensorflow,onnx,openvino (auto: the --backend auto choice)."),
-    dtype: str = typer.Option("fp32", "--dtype", help="Comma-separated: fp32, bf16."),
+    dtype: str = typer.Option("fp32", "--dtype", help="Comma-separated: fp32, bf16, int8 (onnx, openvino)."),
     compile_: str = typer.Option("off", "--compile", help="off, on or off,on: torch.compile / XLA runs too."),
     repeat: int = typer.Option(3, "--repeat", help="Timed runs per case (the median is reported)."),
     warmup: int = typer.Option(1, "--warmup", help="Untimed runs before timing."),

@@ -39,12 +39,23 @@ def details(arch: Architecture) -> dict[str, Any]:
         "defaults": cfg.preset().model_dump(mode="json"),
         "presets": {name: cfg.preset(name).model_dump(mode="json") for name in cfg.presets},
         **preset_stats(arch),
+        "auto_backend": auto_backend(arch),
         "pretrained": [
             {**card(arch, p), "file": p.file, "sha256": p.sha256, "sigma_range": p.sigma_range,
              "training": p.training, "metrics": p.metrics, "license": p.license}
             for p in arch.pretrained
         ],
     }
+
+
+def auto_backend(arch: Architecture) -> dict[str, dict[str, str]]:
+    """What `--backend auto` picks for each precision, and why (zoo.runtimes.auto)."""
+    from zoo.runtimes import auto
+
+    try:
+        return {p: dict(zip(("backend", "why"), auto.explain(arch, p))) for p in ("fp32", "bf16", "int8")}
+    except Exception as exc:  # a plugin's backend module that fails to import: say so, info goes on
+        return {"fp32": {"backend": arch.default_backend(), "why": f"cannot tell: {exc}".splitlines()[0]}}
 
 
 def preset_stats(arch: Architecture) -> dict[str, Any]:
@@ -101,6 +112,10 @@ def render_details(data: dict[str, Any], full: bool = False) -> Group:
         parts.append(presets)
     if data.get("stats_note"):
         parts.append(Text(f"params, MACs: {data['stats_note']}"))
+    if data.get("auto_backend"):
+        picks = "; ".join(f"{p} {c['backend']}" for p, c in data["auto_backend"].items())
+        why = sorted({c["why"] for c in data["auto_backend"].values()})
+        parts.append(Text(f"--backend auto: {picks} ({', '.join(why)})"))
     parts.append(_cards_table(data, full) if data["pretrained"]
                  else Text("pretrained: none" + ("" if data["needs_weights"] else " needed")))
     if not full:

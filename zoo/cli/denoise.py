@@ -24,7 +24,10 @@ def denoise(
         None, "--model", "-m",
         help=f"MODEL or MODEL:TAG (default {DEFAULT_MODEL}, or what the --weights file says it is).",
     ),
-    backend: Optional[str] = typer.Option(None, "--backend", help="torch, tensorflow, ..."),
+    backend: str = typer.Option(
+        "auto", "--backend",
+        help="auto (the fastest installed for the model and precision; -v says which), torch, tensorflow, onnx, openvino.",
+    ),
     weights: Optional[str] = typer.Option(None, "--weights", help="Path, bundled:FILE or hf://ORG/REPO/FILE@REV."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Config preset (when no pretrained card fixes it)."),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Noise sigma (0-255) for models that take one."),
@@ -40,7 +43,9 @@ def denoise(
         "auto", "--max-memory",
         help="Model working memory; sets the tile size (e.g. 512M, 2G; auto: a quarter of free memory, 1-1.5G).",
     ),
-    precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (faster where the CPU has bf16)."),
+    precision: str = typer.Option(
+        "fp32", "--precision", help="fp32, bf16 (faster where the CPU has bf16), or int8 (onnx, openvino; calibrated).",
+    ),
     compile_model: bool = typer.Option(
         False, "--compile", help="torch.compile / XLA: faster on big photos and batches, after a one-off compile.",
     ),
@@ -132,7 +137,8 @@ def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template
     if device != "cpu":
         _to_device(denoiser, device)
     if view.verbose:
-        say(f"model {denoiser.architecture} ({denoiser.backend}, {load['precision']}, {device}), "
+        picked = " by --backend auto" if load["backend"] == "auto" else ""
+        say(f"model {denoiser.architecture} ({denoiser.backend}{picked}, {load['precision']}, {device}), "
             f"{type(denoiser.config).__name__}: {denoiser.config.model_dump()}", stderr=True)
     with batch.BatchProgress(jobs, enabled=None if not (view.quiet or view.json) else False) as progress:
         batch.run_jobs(denoiser, jobs, run_options, lambda job: _report(job, view, progress, label), progress)
@@ -175,8 +181,10 @@ def _check_values(model: str | None, load: dict, device: str) -> None:
     from registry.manager import get_registry
     from zoo.weights.names import parse_model
 
-    if load["precision"] not in PRECISIONS:
-        raise ZooError(f"--precision takes {', '.join(PRECISIONS)}, got {load['precision']!r}")
+    if load["precision"] not in (*PRECISIONS, "int8"):
+        raise ZooError(f"--precision takes {', '.join(PRECISIONS)}, int8, got {load['precision']!r}")
+    if load["backend"] == "auto" and (device != "cpu" or load["compile"]):
+        load["backend"] = None  # a GPU, or --compile: the architecture's own framework (torch, Keras)
     if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise ZooError(f"--device takes cpu, cuda or cuda:N, got {device!r}")
     model = model or (None if load["weights"] else DEFAULT_MODEL)

@@ -131,14 +131,15 @@ def export(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace files already in the folder."),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickled (.pt/.pth) weights."),
     offline: bool = typer.Option(False, "--offline", help=OFFLINE_HELP),
+    onnx: bool = typer.Option(False, "--onnx", help="Also model.onnx: the graph (dynamic size) for ONNX Runtime users."),
 ) -> None:
-    """Write a Hub-ready folder: model.safetensors, config.json and a README.md model card."""
+    """Write a Hub-ready folder: model.safetensors, config.json and a README.md model card (--onnx: model.onnx)."""
     from zoo.weights import publish
 
     with reported():
         written = publish.export(model, out_dir, weights=weights, preset=preset, backend=backend,
                                  datasets=datasets or (), overwrite=overwrite, trust_pickle=trust_pickle,
-                                 offline=offline or None)
+                                 offline=offline or None, onnx=onnx)
         for path in written.values():
             out.print(f"wrote {path}", highlight=False, soft_wrap=True)
 

@@ -12,7 +12,10 @@ Checks, per backend: a forward pass on an odd-sized image (shape, float32, finit
 ``forward`` only ever sees sizes that are multiples of ``size_multiple``; the canonical state dict
 round-trips through a .safetensors file into a fresh instance with identical output; malformed
 weights raise WeightsError. Once: the config round-trips through its Hub JSON, and all backends
-agree on the same weights (max abs difference <= ``atol``, fp32).
+agree on the same weights (max abs difference <= ``atol``, fp32). The runtimes the zoo offers over
+a torch backend (``--backend onnx|openvino``, :mod:`zoo.runtimes`), where installed, must agree with
+torch too (``check_runtimes``): a module that does not export is reported, not failed (the runtime
+is then simply not offered by ``--backend auto``), one that exports but differs fails.
 
 Then what the commands do with the plugin (:mod:`zoo.testing.commands`): ``zoo info`` (params and
 MACs on the torch module), ``zoo denoise`` over a file in tiles with sigma given and estimated,
@@ -199,6 +202,30 @@ class Conformance(CommandChecks):
             worst = max(worst, diff, raw_diff)
         return worst
 
+    def check_runtimes(self) -> dict[str, float | str]:
+        """fp32 parity of each installed runtime (onnx, openvino) with the torch backend on the same
+        weights: {runtime: max abs diff, or why it does not run this model}."""
+        from registry.errors import BackendUnavailableError
+        from zoo import runtimes
+        from zoo.runtimes.backends import build
+
+        if "torch" not in self.backends or not self.arch.needs_weights:
+            return {}
+        ref, image = self.denoiser("torch"), sample_image(self.size, seed=1)
+        found: dict[str, float | str] = {}
+        for runtime in (r for r in runtimes.RUNTIMES if runtimes.supports(self.arch, r) and runtimes.installed(r)):
+            try:
+                fast = build(self.arch, self.config, runtime)
+                fast.load_state_dict(ref.state_dict())
+                out = fast.denoise(image, None)
+            except BackendUnavailableError as exc:
+                found[runtime] = f"not offered: {exc}"
+                continue
+            diff = _max_diff(ref.denoise(image, self.sigma(ref)), out)
+            assert diff <= self.atol, f"{self.arch.name}/{self.preset}: torch vs {runtime} differ by {diff:.3g}"
+            found[runtime] = diff
+        return found
+
     def _clamped(self, d: Denoiser, size: tuple[int, int]) -> np.ndarray:
         if size == tuple(self.size):
             return self.output(d.backend)  # already computed by check_forward
@@ -214,7 +241,7 @@ class Conformance(CommandChecks):
             self.check_size_multiple(backend)
             self.check_state_roundtrip(backend, tmp_dir)
             self.check_load_errors(backend)
-        report = {"parity": self.check_parity()}
+        report = {"parity": self.check_parity(), "runtimes": self.check_runtimes()}
         if commands:
             report.update(self.run_commands(tmp_dir, train_steps))
         return report

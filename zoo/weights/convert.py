@@ -7,6 +7,12 @@
 - ``.weights.h5``: Keras 3 weights of the architecture's TensorFlow model (``save_weights``), laid
   out by Keras layer paths, so the model (name and preset) is needed both ways.
 
+- ``.onnx``: an ONNX graph (opset 17, NCHW float32 in [0, 1], dynamic batch, height and width)
+  of the architecture's torch module with the weights baked in (zoo.runtimes.graphs); one way
+  only, from ``.safetensors``. The model and config come from the file's metadata (or ``--model``
+  and ``--preset``). With TLC local pooling the graph serves inputs at least as large as its
+  ``serves`` metadata says (smaller ones need `zoo denoise --backend onnx`, which exports per size).
+
 The direction follows the file names: a ``.safetensors`` source is written out natively, a native
 source is written as ``.safetensors``. Frameworks are imported only when a conversion needs them.
 """
@@ -24,6 +30,7 @@ from zoo.atomic import atomic_path
 
 TORCH_SUFFIXES = (".pt", ".pth")
 KERAS_SUFFIX = ".weights.h5"
+ONNX_SUFFIX = ".onnx"
 CANONICAL_SUFFIX = ".safetensors"
 
 
@@ -36,9 +43,11 @@ def native_format(path: Path) -> str | None:
         return "torch"
     if name.endswith(KERAS_SUFFIX):
         return "tensorflow"
+    if name.endswith(ONNX_SUFFIX):
+        return "onnx"
     raise ZooError(
         f"cannot tell the weight format of {Path(path).name!r}: use .safetensors (canonical), "
-        ".pt/.pth (PyTorch state dict) or .weights.h5 (Keras)"
+        ".pt/.pth (PyTorch state dict), .weights.h5 (Keras) or .onnx (an ONNX graph, from .safetensors)"
     )
 
 
@@ -52,11 +61,25 @@ def convert(src: Path, dst: Path, model: str | None = None, preset: str | None =
         raise WeightsError(f"weights file not found: {src}")
     if dst.exists() and not overwrite:
         raise ZooError(f"{dst} exists; pass --overwrite to replace it")
-    if src_kind is None:
+    if src_kind == "onnx":
+        raise ZooError("an .onnx graph cannot be turned back into weights; convert the .safetensors it came from")
+    if dst_kind == "onnx":
+        write_onnx(src, dst, model, preset)
+    elif src_kind is None:
         _write_native(_read_canonical(src), dst, dst_kind, model, preset)
     else:
         _write_canonical(_read_native(src, src_kind, model, preset), dst, model, preset, src.name)
     return dst
+
+
+def write_onnx(src: Path, dst: Path, model: str | None = None, preset: str | None = None) -> Path:
+    """Export the model of canonical weights ``src`` to an ONNX graph at ``dst`` (also what
+    `zoo export --onnx` writes beside model.safetensors)."""
+    from zoo.runtimes.graphs import export_file
+    from zoo.weights.loader import load
+
+    denoiser = load(model, backend="torch", weights=str(src), preset=preset)
+    return export_file(denoiser, Path(dst))
 
 
 def _read_canonical(path: Path) -> dict[str, np.ndarray]:

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from registry.denoiser import PRECISIONS, Denoiser
-from registry.errors import UnknownModelError, WeightsError, ZooError
+from registry.errors import BackendUnavailableError, UnknownModelError, WeightsError, ZooError
 from registry.manager import get_registry
 from registry.spec import Architecture
 from zoo.inference import runtime
+from zoo.runtimes import RUNTIMES, supports
+from zoo.runtimes import auto as runtimes_auto
 from zoo.weights import metadata
 from zoo.weights.files import check_finite, load_state
 from zoo.weights.names import DEFAULT_MODEL, parse_model, plugin_package, pretrained_card, run_card
@@ -22,6 +24,31 @@ from zoo.weights.resolve import resolve
 
 
 def load(
+    name: str | None = None,
+    backend: str | None = None,
+    weights: str | None = None,
+    tag: str | None = None,
+    **options: Any,
+) -> Denoiser:
+    """Build a ready Denoiser (see :func:`_load_once` for every argument).
+
+    ``backend="auto"`` takes zoo.runtimes.auto's choice; when that is a runtime, its graph is
+    exported (or taken from the cache) here, and a model whose graph does not export or compile
+    falls back to its architecture's default backend, so auto never fails where that would run.
+    """
+    denoiser = _load_once(name, backend, weights, tag, **options)
+    if backend != "auto" or denoiser.backend not in RUNTIMES:
+        return denoiser
+    try:
+        denoiser.prepare()
+    except BackendUnavailableError:
+        if options.get("precision", "fp32") == "int8":  # nothing else runs int8: say why
+            raise
+        return _load_once(name, None, weights, tag, **options)
+    return denoiser
+
+
+def _load_once(
     name: str | None,
     backend: str | None = None,
     weights: str | None = None,
@@ -45,13 +72,15 @@ def load(
     ``weights``); the Hub repository's config.json; the config in the weights' metadata; the
     ``.card.json`` `zoo train` wrote beside a local file; ``preset`` and keyword arguments; and
     for a bare state dict the preset whose tensor shapes it fits. ``offline`` (default:
-    HF_HUB_OFFLINE) uses the Hub cache only. ``precision`` ("fp32" or "bf16") and ``compile``
-    pick a faster runtime (Denoiser.accelerate).
+    HF_HUB_OFFLINE) uses the Hub cache only. ``precision`` ("fp32" or "bf16"; "int8" on the
+    runtimes) and ``compile`` pick a faster runtime (Denoiser.accelerate). ``backend`` "onnx" or
+    "openvino" runs the architecture's torch graph there (zoo.runtimes) unless it declares that
+    backend itself; "auto" is zoo.runtimes.auto's choice, recorded in ``denoiser.backend``.
     """
     if name is not None and (not isinstance(name, str) or not name):
         raise ZooError(f"a model is named by a string like 'mwrcanet' or 'mwrcanet:awgn_small', got {name!r}")
-    if precision not in PRECISIONS:
-        raise ZooError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision not in (*PRECISIONS, "int8"):
+        raise ZooError(f"precision must be one of {', '.join(PRECISIONS)}, int8, got {precision!r}")
     runtime.tune_allocator()
     hub_config = None
     if name is not None and _is_path(name):  # a folder `zoo export` wrote: config.json + model.safetensors
@@ -82,7 +111,11 @@ def load(
     else:
         cfg = arch.config.preset(preset, **config)
         fit = preset is None and not config
+    if backend == "auto":  # --compile is torch's or Keras', so auto leaves the runtimes out then
+        backend = arch.default_backend() if compile else runtimes_auto.choose(arch, precision)
     backend = backend or arch.default_backend()
+    if precision == "int8" and backend not in RUNTIMES:
+        raise ZooError(f"int8 runs on the onnx and openvino backends (or --backend auto), not {backend}")
     denoiser = _build(arch, cfg, backend, precision)
     if weights is not None:
         path = path or resolve(weights, None, package=plugin_package(arch), offline=offline)
@@ -189,7 +222,12 @@ def _differences(expected: dict[str, tuple], found: dict[str, tuple]) -> list[st
 
 
 def _build(arch: Architecture, cfg: Any, backend: str, precision: str) -> Denoiser:
-    """Keras fixes a model's compute dtype when its layers are built, so bf16 is chosen here."""
+    """Keras fixes a model's compute dtype when its layers are built, so bf16 is chosen here.
+    onnx and openvino, where the architecture does not declare them, run its torch graph."""
+    if supports(arch, backend):
+        from zoo.runtimes.backends import build
+
+        return build(arch, cfg, backend)
     if backend != "tensorflow" or precision != "bf16":
         return arch.build(cfg, backend)
     import keras

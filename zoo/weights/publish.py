@@ -22,6 +22,7 @@ from zoo.weights.files import save_state
 from zoo.weights.metadata import describe
 
 LIBRARY = "denoise-zoo"
+ONNX_FILE = "model.onnx"  # `zoo export --onnx`: the graph beside model.safetensors
 # Card metric keys read DATASET_sSIGMA_METRIC (e.g. cbsd68_s25_psnr) or DATASET_METRIC.
 _METRIC_KEY = re.compile(r"^(?P<dataset>.+?)(?:_s(?P<sigma>\d+(?:\.\d+)?))?_(?P<metric>[a-z0-9]+)$")
 _METRIC_NAMES = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
@@ -41,11 +42,13 @@ def export(
     overwrite: bool = False,
     trust_pickle: bool = False,
     offline: bool | None = None,
+    onnx: bool = False,
 ) -> dict[str, Path]:
     """Write ``model`` (a card ``MODEL[:TAG]``, or an architecture with ``weights``) to ``out_dir``.
 
     Each file is written atomically; existing files are kept unless ``overwrite``. Returns the
-    written paths by role ('weights', 'config', 'card').
+    written paths by role ('weights', 'config', 'card', and 'onnx': ``model.onnx``, the graph
+    zoo.runtimes exports, dynamic in height and width).
     """
     from registry.manager import get_registry
     from zoo.weights.loader import load
@@ -53,6 +56,8 @@ def export(
 
     out_dir = Path(out_dir)
     targets = {"weights": out_dir / hub.WEIGHTS_FILE, "config": out_dir / hub.CONFIG_FILE, "card": out_dir / hub.CARD_FILE}
+    if onnx:
+        targets["onnx"] = out_dir / ONNX_FILE
     _check_targets(out_dir, targets.values(), overwrite)
     denoiser = load(model, backend=backend, weights=weights, preset=preset, trust_pickle=trust_pickle,
                         offline=offline)
@@ -63,6 +68,10 @@ def export(
                      metadata=describe(arch.name, denoiser.config, card.tag if card else None, provenance))
     _write_text(targets["config"], denoiser.config.to_json(arch.name) + "\n")
     _write_text(targets["card"], model_card(arch, denoiser.config.to_hub_dict(arch.name), card, sha, datasets))
+    if onnx:
+        from zoo.weights.convert import write_onnx
+
+        write_onnx(targets["weights"], targets["onnx"])
     return targets
 
 
