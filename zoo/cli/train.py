@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 
+from registry.errors import ZooError
 from zoo.cli import console
 from zoo.cli.console import reported
 
@@ -35,6 +36,10 @@ def train(
     workers: Optional[int] = typer.Option(None, "--workers", help="Patch-cutting processes (default 0 on CPU, up to 8 on CUDA)."),
     backend: str = typer.Option("torch", "--backend", help="torch (custom loop) or tensorflow (Keras fit)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT.ckpt."),
+    nproc: int = typer.Option(
+        1, "--nproc", help="Training processes on this machine (torch DDP; gloo on the CPU), each taking an equal share "
+        "of every step's batch. Several machines: torchrun ... -m zoo train ... (without --nproc).",
+    ),
 ) -> None:
     """Train a model on patches of full-size photos with synthetic noise; writes weights and a card."""
     with reported():
@@ -45,7 +50,7 @@ def train(
                           threads=threads, device=device, precision=precision, workers=workers)
         command = _command_line(cfg, out, backend)
         try:
-            card = _run(cfg, out, resume, backend, command)
+            card = _run(cfg, out, resume, backend, command, nproc)
         except KeyboardInterrupt as exc:
             from zoo.training.loop import TrainingInterrupted
 
@@ -54,7 +59,8 @@ def train(
             console.err.print(f"interrupted at step {exc.step} of {cfg.steps}: checkpoint {exc.checkpoint} written; "
                               f"resume with: {command} --resume", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
-        _print_card(card, out)
+        if card:  # ranks other than 0 of a torchrun write and say nothing
+            _print_card(card, out)
 
 
 def _command_line(cfg, out: Path, backend: str) -> str:
@@ -71,12 +77,19 @@ def _command_line(cfg, out: Path, backend: str) -> str:
     return f"zoo train {cfg.model} " + " ".join(args)
 
 
-def _run(cfg, out: Path, resume: bool, backend: str, command: str) -> dict:
+def _run(cfg, out: Path, resume: bool, backend: str, command: str, nproc: int = 1) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from zoo.training import parallel
+
+    if nproc != 1 and (backend == "tensorflow" or nproc < 1 or parallel.from_env().world > 1):
+        raise ZooError(f"--nproc {nproc}: " + ("Keras fit trains in one process; use --backend torch" if backend == "tensorflow"
+                       else "give at least 1" if nproc < 1 else "torchrun starts the processes here; leave --nproc out"))
+    parallel.check_batch(cfg.batch, max(nproc, parallel.from_env().world))  # before the progress display starts
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[info]}"))
-    with Progress(*columns, console=console.err) as progress:
+    with Progress(*columns, console=console.err, disable=not parallel.from_env().main) as progress:
         task = progress.add_task(f"train {cfg.model}", total=cfg.steps, info="")
 
         def on_step(step: int, metrics: dict) -> None:
@@ -91,7 +104,25 @@ def _run(cfg, out: Path, resume: bool, backend: str, command: str) -> dict:
             return train_keras(cfg, out, on_step=on_step, command=command)
         from zoo.training.loop import train as train_torch
 
+        if nproc > 1:
+            return _processes(cfg, out, resume, on_step, command, nproc)
         return train_torch(cfg, out, resume=resume, on_step=on_step, command=command)
+
+
+def _processes(cfg, out: Path, resume: bool, on_step, command: str, nproc: int) -> dict:
+    """--nproc N: this process is rank 0 (it reports and writes), N-1 helpers train beside it."""
+    from zoo.training import parallel
+    from zoo.training.loop import train as train_torch
+
+    parallel.check_batch(cfg.batch, nproc)
+    group, helpers = parallel.start(nproc, train_torch, cfg, out, resume, None, command)
+    failed = True
+    try:
+        card = train_torch(cfg, out, resume=resume, on_step=on_step, command=command, group=group)
+        failed = False
+        return card
+    finally:
+        parallel.stop(helpers, failed)
 
 
 def _print_card(card: dict, out: Path) -> None:

@@ -6,8 +6,9 @@ Both share the data (zoo.training.data) and write the same weights and card (zoo
 
 from __future__ import annotations
 
+import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import os
 import time
 from pathlib import Path
@@ -18,22 +19,42 @@ import numpy as np
 from registry.errors import ZooError
 from zoo.atomic import atomic_path
 from zoo.imaging.noise import NoiseSpec
+from zoo.training import parallel
 from zoo.training.card import finish
 from zoo.training.config import RUNTIME_OPTIONS, TrainConfig, TrainState, channel_config
 from zoo.training.data import (PatchSampler, batch_rng, evaluate, inference, load_sampler, lr_at, make_output_folder,
                                read_rgb, split_folders, validation_set)
 
 def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[int, dict[str, float]], None] | None = None,
-          command: str = "") -> dict[str, Any]:
-    """Train with PyTorch; checkpoint to ``out.ckpt`` and finish with ``out`` (.safetensors) + card."""
+          command: str = "", group: parallel.Group | None = None) -> dict[str, Any]:
+    """Train with PyTorch; checkpoint to ``out.ckpt`` and finish with ``out`` (.safetensors) + card.
+
+    ``group``: this process's rank among several (zoo.training.parallel; default: torchrun's
+    environment, else one process). Only rank 0 reports steps, checkpoints and writes the card;
+    the other ranks return an empty dict."""
+    import torch
+
+    group = group or parallel.from_env()
+    parallel.check_batch(cfg.batch, group.world)
+    device = resolve_device(cfg.device)
+    if device.type == "cuda" and group.world > 1:
+        device = torch.device("cuda", group.local_rank)
+    parallel.join(group, device)
+    try:
+        return _train(cfg, out, resume, on_step if group.main else None, command, group, device)
+    finally:
+        parallel.leave(group)
+
+
+def _train(cfg: TrainConfig, out: Path, resume: bool, on_step: Any, command: str, group: parallel.Group,
+           device: Any) -> dict[str, Any]:
     import torch
 
     from zoo.weights.loader import load
 
     make_output_folder(out)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
+    if cfg.threads or group.local_world > 1 and device.type == "cpu":  # processes on one machine share its cores
+        torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // group.local_world))
     torch.manual_seed(cfg.seed)
     denoiser = load(cfg.model, backend="torch", preset=cfg.preset, pretrained=cfg.init is not None,
                         weights=cfg.init, **channel_config(cfg))
@@ -43,8 +64,9 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
     optim = torch.optim.Adam(module.parameters(), lr=cfg.lr)
     state = TrainState()
     ckpt = Path(out).with_suffix(".ckpt")
-    if resume and ckpt.exists():
-        state = _load_checkpoint(ckpt, cfg, module, optim)
+    payload = parallel.from_main(_read_checkpoint(ckpt) if resume and group.main and ckpt.exists() else None, group)
+    if payload is not None:
+        state = _apply_checkpoint(payload, ckpt, cfg, module, optim)
     train_files, val_files = split_folders(cfg.data, cfg.holdout)
     spec = NoiseSpec.parse(cfg.noise)
     sampler = load_sampler(train_files, cfg, spec)
@@ -52,15 +74,21 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[
     loss_fn = torch.nn.L1Loss() if cfg.loss == "l1" else torch.nn.MSELoss()
     infer = inference(denoiser)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
-    run = _Run(cfg, module, optim, loss_fn, autocast, device, state, time.perf_counter() - state.wall, ckpt)
+    run = _Run(cfg, module, optim, loss_fn, autocast, device, state, time.perf_counter() - state.wall, ckpt,
+               group, parallel.wrap(module, group, device))
     try:
         _loop(run, sampler, lambda: evaluate(infer, val), on_step)
     except KeyboardInterrupt:  # Ctrl-C keeps the steps done so far; the step in progress is redone
+        if not group.main:
+            raise
         state.wall = time.perf_counter() - run.start
         _save_checkpoint(ckpt, cfg, module, optim, state)
         raise TrainingInterrupted(state.step, ckpt) from None
     module.eval()
+    if not group.main:
+        return {}
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    hardware += f", {group.world} processes (DDP)" if group.world > 1 else ""
     return finish(denoiser, cfg, Path(out), state, train_files, val_files, command, hardware)
 
 
@@ -85,24 +113,24 @@ class _Run:
     state: TrainState
     start: float
     ckpt: Path
+    group: parallel.Group = field(default_factory=parallel.Group)
+    model: Any = None  # what the steps run: the module, or DDP over it across processes
 
 
 def _loop(run: _Run, sampler: PatchSampler, validate: Callable[[], dict[str, float]], on_step: Any) -> None:
     """The optimiser steps from ``state.step`` to ``cfg.steps``, validating and checkpointing."""
     cfg, module, optim, state = run.cfg, run.module, run.optim, run.state
     running = []
-    for noisy, clean in _step_batches(sampler, cfg, state.step, run.device):
+    for noisy, clean in _step_batches(sampler, cfg, state.step, run.device, run.group):
         for group in optim.param_groups:
             group["lr"] = lr_at(cfg, state.step)
-        with run.autocast:
-            loss = run.loss_fn(module(noisy).float(), clean)
         optim.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = gradients(run.model or module, run.loss_fn, noisy, clean, run.autocast)
         optim.step()
         state.step += 1
-        running.append(loss.item())
+        running.append(parallel.mean(loss, run.group))
         metrics = {"loss": float(np.mean(running[-50:]))}
-        if state.step % cfg.val_every == 0 or state.step == cfg.steps:
+        if run.group.main and (state.step % cfg.val_every == 0 or state.step == cfg.steps):
             module.eval()
             metrics.update({f"val_{k}": v for k, v in validate().items()})
             module.train()
@@ -111,6 +139,15 @@ def _loop(run: _Run, sampler: PatchSampler, validate: Callable[[], dict[str, flo
             _save_checkpoint(run.ckpt, cfg, module, optim, state)
         if on_step:
             on_step(state.step, metrics)
+
+
+def gradients(model: Any, loss_fn: Any, noisy: Any, clean: Any, autocast: Any = None) -> float:
+    """Forward and backward of one (share of a) batch; the gradients accumulate in ``model``
+    (averaged over the ranks when it is DDP). Returns the loss."""
+    with autocast or contextlib.nullcontext():
+        loss = loss_fn(model(noisy).float(), clean)
+    loss.backward()
+    return loss.item()
 
 
 def resolve_device(name: str) -> Any:
@@ -127,9 +164,11 @@ def resolve_device(name: str) -> Any:
     return torch.device(name)
 
 
-def _step_batches(sampler: PatchSampler, cfg: TrainConfig, first: int, device: Any) -> Any:
+def _step_batches(sampler: PatchSampler, cfg: TrainConfig, first: int, device: Any,
+                  group: parallel.Group = parallel.Group()) -> Any:
     """(noisy, clean) NCHW channels-last tensors on ``device`` for steps ``first``..``cfg.steps``,
-    cut by torch DataLoader workers (forked, so the decoded photos are shared, not copied)."""
+    cut by torch DataLoader workers (forked, so the decoded photos are shared, not copied); with
+    several processes, this rank's share of each step's batch."""
     import torch
     from torch.utils.data import DataLoader, Dataset
 
@@ -138,7 +177,7 @@ def _step_batches(sampler: PatchSampler, cfg: TrainConfig, first: int, device: A
             return max(0, cfg.steps - first)
 
         def __getitem__(self, i: int) -> tuple[Any, Any]:
-            arrays = _to_model(sampler.batch(cfg.batch, batch_rng(cfg, first + i)), cfg)
+            arrays = _to_model(parallel.shard(sampler.batch(cfg.batch, batch_rng(cfg, first + i)), group), cfg)
             return tuple(torch.from_numpy(a).permute(0, 3, 1, 2) for a in arrays)
 
     cuda = device.type == "cuda"
@@ -165,10 +204,15 @@ def _save_checkpoint(path: Path, cfg: TrainConfig, module: Any, optim: Any, stat
         torch.save(payload, tmp)
 
 
-def _load_checkpoint(path: Path, cfg: TrainConfig, module: Any, optim: Any) -> TrainState:
+def _read_checkpoint(path: Path) -> dict:
     import torch
 
-    payload = torch.load(path, map_location="cpu", weights_only=True)  # our own file, still no unpickling
+    return torch.load(path, map_location="cpu", weights_only=True)  # our own file, still no unpickling
+
+
+def _apply_checkpoint(payload: dict, path: Path, cfg: TrainConfig, module: Any, optim: Any) -> TrainState:
+    """Load a checkpoint's weights and optimiser state; the process count is not part of it (each
+    step's batch is the same whatever the count), so any count that divides --batch resumes it."""
     saved = TrainConfig.model_validate_json(payload["config"])
     if saved.model_dump(exclude=RUNTIME_OPTIONS) != cfg.model_dump(exclude=RUNTIME_OPTIONS):
         raise ZooError(f"{path} was written by a different training configuration; remove it or match the options")
