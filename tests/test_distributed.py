@@ -50,8 +50,9 @@ def photos(tmp_path):
 
 
 def zoo(*args: str, engine: str = "ray", workers: str = "1"):
+    """zoo denoise on the torch backend (fp32), through the local engine or Ray's."""
     extra = ["--engine", "ray", "--workers", workers] if engine == "ray" else []
-    return runner.invoke(app, ["denoise", *extra, *args])
+    return runner.invoke(app, ["denoise", "--backend", "torch", *extra, *args])
 
 
 def outputs(folder) -> dict[str, np.ndarray]:
