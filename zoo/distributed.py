@@ -65,7 +65,7 @@ def run_jobs(
     if workers < 1:
         raise ZooError(f"--workers must be at least 1, got {workers}")
     engine.check_fits(resources, workers, cpus_per_worker, local)
-    spec()  # once here first: a model or weights file that does not load is one line, before any worker starts
+    dataclasses.replace(spec, device="cpu")()  # here first (the driver may have no GPU): a bad model is one line
     gpus = 1 if spec.device != "cpu" else 0
     return engine.run_jobs(jobs, spec, options, label, workers, cpus_per_worker, gpus, on_done, progress)
 
