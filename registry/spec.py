@@ -72,6 +72,13 @@ class Architecture(BaseModel):
     config: type[DenoiserConfig] = Field(description="The architecture's DenoiserConfig subclass.")
     backends: dict[str, str] = Field(description="Backend name -> 'module:function' building a Denoiser.")
     requires: tuple[str, ...] = Field((), description="Extra importable modules every backend needs.")
+    install: str = Field("", description="What to pip install when a module of `requires` is missing, "
+                         "e.g. 'denoise-zoo[spandrel]'; the missing module names when empty.")
+    license: str = Field("", description="Licence of the network's code where it is not the zoo's own "
+                         "(a bridged or peer implementation); `zoo list` and `zoo info` show it.")
+    weights_reader: str | None = Field(
+        None, description="'module:function(path, trust_pickle) -> state dict' reading this architecture's "
+        "weight files instead of the zoo's reader (a bridged loader's formats); imported on first use.")
     # -- weights
     pretrained: tuple[PretrainedWeights, ...] = Field((), description="Trained weight cards.")
     default_tag: str | None = Field(None, description="Tag used when the user names no tag.")
@@ -94,6 +101,13 @@ class Architecture(BaseModel):
         v.preset()  # the default config must validate
         for preset in v.presets:
             v.preset(preset)
+        return v
+
+    @field_validator("weights_reader")
+    @classmethod
+    def _reader(cls, v: str | None) -> str | None:
+        if v is not None and v.count(":") != 1:
+            raise ValueError(f"weights_reader {v!r} must be 'module:function'")
         return v
 
     @field_validator("backends")
@@ -146,6 +160,18 @@ class Architecture(BaseModel):
         module, _, func = self.backends[backend].partition(":")
         return getattr(importlib.import_module(module), func)(config)
 
+    def read_weights(self, path: Any, trust_pickle: bool = False) -> Any:
+        """The plugin's ``weights_reader`` applied to ``path`` (only for architectures that declare one)."""
+        if self.weights_reader is None:
+            raise ValueError(f"{self.name} declares no weights_reader")
+        module, _, func = self.weights_reader.partition(":")
+        return getattr(importlib.import_module(module), func)(path, trust_pickle=trust_pickle)
+
     def _missing(self, backend: str) -> str:
-        hint = INSTALL_HINTS.get(backend) or " ".join(self.requires) or backend
+        framework = FRAMEWORK_MODULES.get(backend)
+        absent = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        if absent and (framework is None or importlib.util.find_spec(framework) is not None):
+            hint = self.install or " ".join(absent)  # the framework is there: name what is not
+        else:
+            hint = INSTALL_HINTS.get(backend) or self.install or " ".join(self.requires) or backend
         return f"backend {backend!r} of {self.name} is not installed: pip install '{hint}'"

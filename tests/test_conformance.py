@@ -89,6 +89,8 @@ def test_runtime_parity(name, preset):
     found = suite(name, preset).check_runtimes()
     if not found:
         pytest.skip(f"no runtime runs {name} here (its torch backend, or onnx and openvino, not installed)")
+    if _REGISTRY.architectures[name].license:  # bridged code (spandrel's): what does not export is reported
+        return
     assert all(isinstance(v, float) for v in found.values()), found  # every built-in exports
 
 
@@ -110,7 +112,10 @@ def test_command_contract(name, preset, backend):
 
 @pytest.mark.parametrize("name,preset", CASES)
 def test_info_counts_params_and_macs(name, preset):
-    stats = suite(name, preset).check_info()
+    s = suite(name, preset)
+    if "torch" in s.arch.backends and "torch" not in s.backends:
+        pytest.skip("backend torch not installed")
+    stats = s.check_info()
     assert stats is None or stats["macs_per_mp"] > 0
 
 

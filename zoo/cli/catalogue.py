@@ -27,6 +27,7 @@ def summary(arch: Architecture) -> dict[str, Any]:
         "name": arch.name, "aliases": list(arch.aliases), "description": arch.description,
         "plugin": arch.plugin, "backends": {b: arch.backend_installed(b) for b in arch.backends},
         "pretrained": [card(arch, p) for p in arch.pretrained], "needs_weights": arch.needs_weights,
+        "license": arch.license,
     }
 
 
@@ -93,13 +94,24 @@ def render_list(rows: list[dict[str, Any]]) -> Group:
     for column in table.columns[:3]:
         column.no_wrap = True
     aliases = "; ".join(f"{', '.join(r['aliases'])} = {r['name']}" for r in rows if r["aliases"])
-    return Group(table, Text(f"aliases: {aliases}" if aliases else ""))
+    return Group(table, Text(f"aliases: {aliases}" if aliases else ""), *_licences(rows))
+
+
+def _licences(rows: list[dict[str, Any]]) -> list[Text]:
+    """One line per licence of bridged or peer code, naming its models (the zoo's own code is MIT)."""
+    by_licence: dict[str, list[str]] = {}
+    for r in rows:
+        if r.get("license"):
+            by_licence.setdefault(r["license"], []).append(r["name"])
+    return [Text(f"code licence {lic}: {', '.join(names)}") for lic, names in by_licence.items()]
 
 
 def render_details(data: dict[str, Any], full: bool = False) -> Group:
     parts: list[Any] = [Text(f"{data['name']}: {data['description']}", style="bold")]
     if data["paper"]:
         parts.append(Text(f"paper: {data['paper']}"))
+    if data.get("license"):
+        parts.append(Text(f"code licence: {data['license']}"))
     if full:
         parts.append(_config_table(data))
     if data["presets"]:

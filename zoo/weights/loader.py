@@ -110,7 +110,7 @@ def _load_once(
         cfg = arch.config.preset(trained.get("preset"), **{**trained.get("config", {}), **config})
     else:
         cfg = arch.config.preset(preset, **config)
-        fit = preset is None and not config
+        fit = preset is None and not config and arch.weights_reader is None  # a reader's plugin sizes from the weights
     if backend == "auto":  # --compile is torch's or Keras', so auto leaves the runtimes out then
         backend = arch.default_backend() if compile else runtimes_auto.choose(arch, precision)
     backend = backend or arch.default_backend()
@@ -119,11 +119,11 @@ def _load_once(
     denoiser = _build(arch, cfg, backend, precision)
     if weights is not None:
         path = path or resolve(weights, None, package=plugin_package(arch), offline=offline)
-        state = check_finite(load_state(path, trust_pickle=trust_pickle), path)
+        state = check_finite(_read_state(arch, path, trust_pickle), path)
         denoiser = _load_fitting(denoiser, arch, state, backend, precision, path.name) if fit else _loaded(denoiser, state)
     elif card is not None:
         path = resolve(card.file, card.sha256, package=plugin_package(arch), offline=offline)
-        denoiser = _loaded(denoiser, check_finite(load_state(path), path))
+        denoiser = _loaded(denoiser, check_finite(_read_state(arch, path, False), path))
     elif arch.needs_weights and pretrained:
         raise WeightsError(
             f"{arch.name} has no pretrained weights yet; pass --weights FILE.safetensors "
@@ -165,6 +165,14 @@ def _check_metadata(meta: dict[str, str], arch: Architecture, weights: str | Non
     if meta and get_registry().get(meta["architecture"]).name != arch.name:
         raise WeightsError(f"{weights} holds {meta['architecture']} weights, not {arch.name}; "
                            f"use --model {meta['architecture']} (or leave --model out)")
+
+
+def _read_state(arch: Architecture, path: Path, trust_pickle: bool) -> dict:
+    """The weights at ``path``: through the plugin's own reader where it declares one (a bridged
+    loader's formats and restricted unpickler), else the zoo's (safetensors; pickles if trusted)."""
+    if arch.weights_reader is not None:
+        return arch.read_weights(path, trust_pickle=trust_pickle)
+    return load_state(path, trust_pickle=trust_pickle)
 
 
 def _loaded(denoiser: Denoiser, state: dict) -> Denoiser:
