@@ -203,6 +203,8 @@ def test_size_rules_tiling_advice_and_noise_maps_reach_the_engine(tmp_path):
     assert drunet.takes_sigma and not np.array_equal(drunet.denoise(image, 5.0), drunet.denoise(image, 50.0))
     dncnn = api.load("fdncnn", weights=str(weights(tmp_path, "fdncnn")), backend="torch")
     assert not dncnn.takes_sigma
+    gray = api.load("fdncnn", weights=str(weights(tmp_path, "fdncnn", in_nc=1, out_nc=1)), backend="torch")
+    assert gray.module.gray and gray.denoise(image).shape == image.shape  # one channel at a time
     tiled = engine.run(dncnn, np.random.default_rng(2).random((200, 150, 3), dtype=np.float32), tile=96)
     assert tiled.shape == (200, 150, 3)
 

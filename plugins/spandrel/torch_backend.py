@@ -130,8 +130,8 @@ class SpandrelTorch(TorchDenoiser):
     def load_state_dict(self, state: dict[str, np.ndarray], strict: bool = True) -> None:
         descriptor = detect(self.config.only, _tensors(state), self.architecture or type(self).__name__)
         self.module = Bridge(descriptor).eval().to(self.device, memory_format=torch.channels_last)
-        self.config = self.config.model_copy(
-            update={"network": descriptor.architecture.id, "params": _hyperparameters(descriptor.model)})
+        found = {"network": descriptor.architecture.id, "params": _hyperparameters(descriptor.model)}
+        self.config = type(self.config).model_validate({**self.config.model_dump(), **found})
         self._adopt(descriptor)
 
 
@@ -187,10 +187,23 @@ def _takes_noise_map(descriptor: Any) -> bool:
 
 
 def _hyperparameters(model: Any) -> dict[str, Any]:
-    """The constructor arguments spandrel recorded, JSON values only (classes like norm layers are
-    the defaults the class restores by itself)."""
-    plain = (str, int, float, bool, type(None), list, tuple)
-    return {k: v for k, v in getattr(model, "hyperparameters", {}).items() if isinstance(v, plain)}
+    """The constructor arguments spandrel recorded, as JSON values; others (norm layer classes, say)
+    are left out: they are the class defaults, which the class restores by itself."""
+    found = {}
+    for key, value in getattr(model, "hyperparameters", {}).items():
+        try:
+            found[key] = _json(value)
+        except TypeError:
+            continue
+    return found
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(type(value).__name__)
 
 
 def _tensors(state: dict[str, Any]) -> dict[str, torch.Tensor]:
