@@ -149,8 +149,8 @@ def test_ray_options_without_the_ray_engine_are_refused(photos):
 def test_denoise_dataset_gives_a_status_row_per_file(ray_cluster, photos, tmp_path):
     from zoo.distributed import denoise_dataset
 
-    dataset = denoise_dataset([str(photos), str(photos / "missing.png")], "mwrcanet", out_dir=tmp_path / "out",
-                              workers=1)
+    paths = ray_cluster.data.from_items([{"path": str(p)} for p in [*sorted(photos.iterdir()), photos / "missing.png"]])
+    dataset = denoise_dataset(paths, "mwrcanet", out_dir=tmp_path / "out", workers=1, backend="torch")
     rows = sorted(dataset.take_all(), key=lambda r: r["input"])
     assert [r["status"] for r in rows] == ["failed", "written", "written", "written", "written"]
     assert rows[0]["error"].startswith("no such file") and all(r["model"] == "mwrcanet" for r in rows)
