@@ -32,6 +32,7 @@ class Bridged:
     # Its traced ONNX graph is right at every size (the kit's runtime check): False where its forward
     # pads or windows in Python from the input's size, which tracing would freeze.
     exports: bool = True
+    one_image: bool = False  # its call takes one image at a time (IPT's chopper)
     aliases: tuple[str, ...] = field(default=())
 
 
@@ -64,6 +65,10 @@ ARCHES: tuple[Bridged, ...] = (
             "Kong et al., Efficient Frequency Domain-based Transformers for Image Deblurring, CVPR 2023",
             {"dim": 8, "num_blocks": [1, 1, 1], "num_refinement_blocks": 1}, receptive_field=64,
             exports=False),  # FFT blocks: no ONNX operator for rfft2
+    Bridged("ipt", "IPT", _main("IPT"), "IPT", "permissive (per spandrel)",
+            "Chen et al., Pre-Trained Image Processing Transformer, CVPR 2021 (arXiv 2012.00364)",
+            {"patch_size": 12, "patch_dim": 3, "n_feats": 4, "num_layers": 1}, receptive_field=48,
+            exports=False, one_image=True),
     Bridged("restormer", "Restormer", "spandrel_extra_arches.architectures.Restormer", "Restormer", NONCOMMERCIAL,
             "Zamir et al., Restormer: Efficient Transformer for High-Resolution Image Restoration, CVPR 2022",
             {"dim": 8, "num_blocks": [1, 1, 1, 1], "num_refinement_blocks": 1, "heads": [1, 1, 1, 1]},

@@ -48,9 +48,12 @@ class Bridge(nn.Module):
         self.noise_map = bool(bridged and bridged.noise_map and _takes_noise_map(descriptor))
         # networks outside the table are not exported: nobody checked that their graph is right
         self.exports = bool(bridged and bridged.exports) and not (self.minimum or self.square)
+        self.one_image = bool(bridged and bridged.one_image)
         self.arch = descriptor.architecture.id
 
     def to(self, *args: Any, **kwargs: Any) -> Bridge:
+        if self.one_image:  # IPT's chopper views its outputs: they must stay contiguous
+            kwargs.pop("memory_format", None)
         try:
             return super().to(*args, **kwargs)
         except RuntimeError:  # channels_last needs 4-D tensors; some networks hold others (FFTformer)
@@ -70,6 +73,8 @@ class Bridge(nn.Module):
         if self.noise_map:
             level = (DEFAULT_NOISE_LEVEL if sigma is None else float(sigma)) / 255.0
             y = self.net(torch.cat([x, torch.full_like(x[:, :1], level)], dim=1))
+        elif self.one_image:
+            y = torch.cat([self.call(self.net, x[i:i + 1].contiguous()) for i in range(len(x))])  # it views
         else:
             y = self.call(self.net, x)
         return y[..., :h, :w].reshape(n, c, h, w)
