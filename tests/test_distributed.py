@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import save_rgb
 from zoo.atomic import is_temp_name
+from zoo import inference as zoo_inference
 from zoo.cli import app
 
 runner = CliRunner()
@@ -184,3 +185,12 @@ def test_zoo_list_and_a_plain_denoise_never_import_ray(photos):
         ran = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120)
         assert ran.returncode == 0, ran.stderr
         assert said(ran.stderr)[-1] == "NO RAY"
+
+
+def test_the_ray_engine_without_ray_installed_says_which_extra(photos, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails, as where it is not installed
+    monkeypatch.delitem(sys.modules, "zoo.inference.ray_engine", raising=False)
+    monkeypatch.delattr(zoo_inference, "ray_engine", raising=False)  # imported by the tests before this one
+    result = zoo(str(photos / "p0.png"))
+    assert result.exit_code == 1 and said(result.stderr)[-1].startswith("error: the Ray engine needs Ray")
+    assert "denoise-zoo[distributed]" in said(result.stderr)[-1] and not list(photos.glob("*denoised*"))
