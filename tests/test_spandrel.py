@@ -97,9 +97,16 @@ def test_listing_imports_no_framework_and_names_each_licence():
 
 
 @pytest.mark.skipif(HAS_EXTRA, reason="spandrel_extra_arches is installed here")
-def test_restrictive_networks_need_their_package_and_info_says_so():
-    one_line_error(zoo("info", "restormer"), "pip install 'spandrel_extra_arches'")
+def test_restrictive_networks_need_their_package_and_info_says_so(tmp_path, photo):
+    info = zoo("info", "restormer")
+    assert info.exit_code == 0, info.output
+    shown = " ".join(info.output.split())
+    assert "code licence: Academic Public License (non-commercial)" in shown
+    assert "pip install 'spandrel_extra_arches'" in shown
     assert "restormer" in zoo("list").output  # listed, its backend shown missing
+    save_state({"w": np.zeros(1, np.float32)}, tmp_path / "w.safetensors")
+    one_line_error(zoo("denoise", "--model", "restormer", "--weights", tmp_path / "w.safetensors", photo),
+                   "spandrel_extra_arches")
 
 
 # -- weights choose the network ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from registry.errors import ZooError
 from registry.manager import PluginInfo
 from registry.spec import Architecture, PretrainedWeights
 from zoo.bench import stats
@@ -40,7 +41,7 @@ def details(arch: Architecture) -> dict[str, Any]:
         "defaults": cfg.preset().model_dump(mode="json"),
         "presets": {name: cfg.preset(name).model_dump(mode="json") for name in cfg.presets},
         **preset_stats(arch),
-        "auto_backend": auto_backend(arch),
+        "auto_backend": auto_backend(arch) if _not_installed(arch) is None else {},
         "pretrained": [
             {**card(arch, p), "file": p.file, "sha256": p.sha256, "sigma_range": p.sigma_range,
              "training": p.training, "metrics": p.metrics, "license": p.license}
@@ -59,9 +60,18 @@ def auto_backend(arch: Architecture) -> dict[str, dict[str, str]]:
         return {"fp32": {"backend": arch.default_backend(), "why": f"cannot tell: {exc}".splitlines()[0]}}
 
 
+def _not_installed(arch: Architecture) -> str | None:
+    """What to install when no backend of ``arch`` runs here (`zoo info` says so and goes on)."""
+    try:
+        arch.default_backend()
+    except ZooError as exc:
+        return str(exc)
+    return None
+
+
 def preset_stats(arch: Architecture) -> dict[str, Any]:
     """Per-preset parameters and MACs per megapixel, measured from the model (zoo.bench.stats)."""
-    reason = stats.unavailable_reason(arch)
+    reason = stats.unavailable_reason(arch) or _not_installed(arch)
     if reason is not None:
         return {"stats": {}, "stats_note": reason}
     return {"stats": stats.preset_stats(arch), "stats_note": None}
