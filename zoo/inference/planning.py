@@ -84,19 +84,6 @@ def files_from(list_file: str | Path) -> list[Job]:
             for p in paths]
 
 
-def files_from(list_file: str | Path) -> list[Job]:
-    """The files a list names (``--files-from``: one path per line, relative to the current folder,
-    blank lines ignored), as jobs; names are taken literally (no globs). A missing or unreadable
-    file becomes that job's error; a list that cannot be read raises ZooError."""
-    try:
-        lines = Path(list_file).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ZooError(f"cannot read --files-from {list_file}: {getattr(exc, 'strerror', None) or exc}") from None
-    paths = [Path(line) for line in lines if line.strip()]
-    return [Job(p, error=not_regular(p) if p.exists() else f"no such file: {p} (named in {list_file})")
-            for p in paths]
-
-
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
     pattern = "**/*" if recursive else "*"
     return [p for p in sorted(folder.glob(pattern))
