@@ -185,7 +185,9 @@ def session(address: str | None = None, quiet: bool = True) -> Iterator[dict]:
 def _connect(address: str | None) -> None:
     quiet = {"log_to_driver": False, "logging_level": "ERROR"}
     if address is None:
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, object_store_memory=OBJECT_STORE, **quiet)
+        # a private instance: its head listens on loopback only, never on the machine's network address
+        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, object_store_memory=OBJECT_STORE,
+                 _node_ip_address="127.0.0.1", **quiet)
         return
     try:
         ray.init(address=address, **quiet)
