@@ -168,7 +168,7 @@ def test_pickles_need_trust_and_then_only_the_restricted_unpickler_reads_them(tm
 
 
 @needs_spandrel
-def test_a_card_pins_the_sha256_as_for_our_own_weights(tmp_path, monkeypatch):
+def test_a_card_pins_the_sha256_as_for_our_own_weights(tmp_path):
     import zoo as api
 
     w = weights(tmp_path, "nafnet")
@@ -239,3 +239,14 @@ def test_the_kit_with_its_commands_on_a_bridged_network(tmp_path):
     reg.load_entry_points()
     report = Conformance(reg.architectures["fdncnn"], "tiny").run_all(tmp_path)
     assert report["parity"] == 0.0 and report["runtimes"].get("onnx", 0.0) <= 1e-4
+
+
+@needs_spandrel
+def test_a_trusted_pickle_exports_to_a_safetensors_folder_that_runs(tmp_path, photo):
+    w = weights(tmp_path, "nafnet", suffix=".pth", wrap="params", width=16)  # NAFNet's own release layout
+    result = zoo("export", "spandrel", tmp_path / "out", "--weights", w, "--trust-pickle")
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["network"] == "NAFNet" and config["params"]["width"] == 16  # what spandrel found
+    result = zoo("denoise", "--model", tmp_path / "out", "--backend", "torch", "-o", tmp_path / "e.png", photo)
+    assert result.exit_code == 0, result.output

@@ -208,8 +208,8 @@ def _identify(state: dict, backend: str | None, source: str) -> str:
     shapes = {k: tuple(v.shape) for k, v in state.items()}
     for arch in get_registry().architectures.values():
         chosen = backend if backend in arch.backends else None
-        if not arch.needs_weights or not arch.config.presets:
-            continue
+        if not arch.needs_weights or not arch.config.presets or arch.weights_reader is not None:
+            continue  # (a plugin with its own reader sizes its network from the weights, not a preset)
         try:
             chosen = chosen or arch.default_backend()
         except ZooError:  # no backend of it is installed
