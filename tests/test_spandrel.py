@@ -250,3 +250,13 @@ def test_a_trusted_pickle_exports_to_a_safetensors_folder_that_runs(tmp_path, ph
     assert config["network"] == "NAFNet" and config["params"]["width"] == 16  # what spandrel found
     result = zoo("denoise", "--model", tmp_path / "out", "--backend", "torch", "-o", tmp_path / "e.png", photo)
     assert result.exit_code == 0, result.output
+
+
+@needs_spandrel
+def test_the_torchvision_standin_never_outlives_spandrels_import():
+    code = ("import sys; from plugins.spandrel.compat import import_spandrel, torchvision_works; "
+            "works = torchvision_works(); import_spandrel(); tv = sys.modules.get('torchvision'); "
+            "print(works, tv is None or getattr(tv, '__file__', None) is not None)")
+    _works, clean = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                                  check=True).stdout.split()
+    assert clean == "True", "a stand-in torchvision was left in sys.modules"
