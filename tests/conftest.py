@@ -82,3 +82,30 @@ def rgb_image(tmp_path) -> Path:
     rng = np.random.default_rng(0)
     base = np.linspace(0, 1, 24 * 20 * 3).reshape(24, 20, 3)
     return save_rgb(tmp_path / "photo.png", base + rng.normal(0, 0.05, base.shape))
+
+
+@pytest.fixture
+def ramp_photos(tmp_path):
+    """Four small colour-ramp photos: a training folder for `zoo train` tests."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        ramp = np.linspace(0, 1, 48 * 40 * 3).reshape(48, 40, 3)
+        save_rgb(folder / f"img{i}.png", np.clip(ramp * rng.uniform(0.5, 1) + rng.uniform(0, 0.2), 0, 1))
+    return folder
+
+
+def tiny_train_args(photos: Path, out: Path, *extra: str) -> list[str]:
+    """`zoo train` arguments for a few steps of MWRCANet tiny on ``photos`` (ramp_photos)."""
+    return ["train", "mwrcanet", "--preset", "tiny", "--data", str(photos), "--out", str(out), "--patch", "32",
+            "--batch", "2", "--holdout", "1", "--val-every", "2", *extra]
+
+
+def one_line_error(result, fragment: str) -> str:
+    """A CliRunner result that failed with exit 1 and one `error:` line holding ``fragment``."""
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], result.stderr
+    return lines[0]
+

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from registry.errors import WeightsError
 from registry.spec import PretrainedWeights
 from tests import toyplugin
-from tests.conftest import run_zoo
+from tests.conftest import one_line_error, run_zoo
 from tests.hubserver import hub  # noqa: F401  (fixture)
 from zoo.weights import cache as zcache
 from zoo.weights import hub as zhub
@@ -30,12 +30,6 @@ REF = "hf://org/toy/model.safetensors@main"
 def zoo(*args: str):
     return CliRunner().invoke(app, [str(a) for a in args])
 
-
-def one_line_error(result, fragment: str) -> str:
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], result.stderr
-    return lines[0]
 
 
 def weights_file(tmp_path: Path, hidden: int = 4, seed: int = 1, name: str = "w.safetensors") -> Path:

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from registry import manager
 from registry.errors import WeightsError
 from registry.spec import PretrainedWeights
-from tests.conftest import ROOT, run_zoo, save_rgb
+from tests.conftest import ROOT, one_line_error, run_zoo, save_rgb
 from tests.hubserver import hub  # noqa: F401  (fixture)
 from zoo.cli import app
 from zoo.weights.files import save_state, sha256_file
@@ -34,12 +34,6 @@ needs_spandrel = pytest.mark.skipif(not HAS_SPANDREL, reason="spandrel not insta
 def zoo(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
 
-
-def one_line_error(result, fragment: str) -> str:
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], result.stderr
-    return lines[0]
 
 
 def weights(tmp_path, name: str = "nafnet", suffix: str = ".safetensors", wrap: str | None = None, **params):

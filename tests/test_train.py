@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from registry.cards import card_from_json
-from tests.conftest import save_rgb
+from tests.conftest import save_rgb, tiny_train_args
 from zoo.cli import app
 
 pytest.importorskip("torch")
@@ -17,20 +17,12 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def photos(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(4):
-        ramp = np.linspace(0, 1, 48 * 40 * 3).reshape(48, 40, 3)
-        save_rgb(folder / f"img{i}.png", ramp * rng.uniform(0.5, 1) + rng.uniform(0, 0.2))
-    return folder
+def photos(ramp_photos):
+    return ramp_photos
 
 
 def train(photos, out, *extra):
-    args = ["train", "mwrcanet", "--preset", "tiny", "--data", str(photos), "--out", str(out), "--patch", "32",
-            "--batch", "2", "--holdout", "1", "--val-every", "2", *extra]
-    result = runner.invoke(app, args)
+    result = runner.invoke(app, tiny_train_args(photos, out, *extra))
     assert result.exit_code == 0, result.output
     return json.loads(out.with_suffix(".card.json").read_text())
 

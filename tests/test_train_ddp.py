@@ -10,41 +10,28 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import save_rgb
+from tests.conftest import save_rgb, tiny_train_args
 from zoo.cli import app
 
 torch = pytest.importorskip("torch")
 runner = CliRunner()
 
 
-@pytest.fixture
-def photos(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(4):
-        ramp = np.linspace(0, 1, 48 * 40 * 3).reshape(48, 40, 3)
-        save_rgb(folder / f"img{i}.png", np.clip(ramp * rng.uniform(0.5, 1) + rng.uniform(0, 0.2), 0, 1))
-    return folder
-
-
 def train(photos, out, *extra):
-    args = ["train", "mwrcanet", "--preset", "tiny", "--data", str(photos), "--out", str(out), "--patch", "32",
-            "--batch", "2", "--holdout", "1", "--val-every", "2", "--device", "cpu", *extra]
-    return runner.invoke(app, args)
+    return runner.invoke(app, tiny_train_args(photos, out, "--device", "cpu", *extra))
 
 
-def test_two_processes_train_checkpoint_resume_under_one_and_load_in_denoise(photos, tmp_path):
+def test_two_processes_train_checkpoint_resume_under_one_and_load_in_denoise(ramp_photos, tmp_path):
     out = tmp_path / "m.safetensors"
-    first = train(photos, out, "--steps", "2", "--nproc", "2")
+    first = train(ramp_photos, out, "--steps", "2", "--nproc", "2")
     assert first.exit_code == 0, first.output
     card = json.loads(out.with_suffix(".card.json").read_text())
     assert "2 processes (DDP)" in card["training"]["hardware"] and out.with_suffix(".ckpt").exists()
-    resumed = train(photos, out, "--steps", "4", "--resume")  # one process continues the two's checkpoint
+    resumed = train(ramp_photos, out, "--steps", "4", "--resume")  # one process continues the two's checkpoint
     assert resumed.exit_code == 0, resumed.output
     card = json.loads(out.with_suffix(".card.json").read_text())
     assert [h["step"] for h in card["history"]] == [2, 4]
-    again = train(photos, out, "--steps", "6", "--resume", "--nproc", "2")  # and two continue one's
+    again = train(ramp_photos, out, "--steps", "6", "--resume", "--nproc", "2")  # and two continue one's
     assert again.exit_code == 0, again.output
     assert [h["step"] for h in json.loads(out.with_suffix(".card.json").read_text())["history"]] == [2, 4, 6]
     image = save_rgb(tmp_path / "noisy.png", np.random.default_rng(1).uniform(0, 1, (20, 24, 3)))
@@ -53,8 +40,8 @@ def test_two_processes_train_checkpoint_resume_under_one_and_load_in_denoise(pho
     assert (tmp_path / "clean.png").exists()
 
 
-def test_a_batch_the_processes_cannot_share_is_refused_in_one_line(photos, tmp_path):
-    result = train(photos, tmp_path / "m.safetensors", "--steps", "2", "--batch", "3", "--nproc", "2")
+def test_a_batch_the_processes_cannot_share_is_refused_in_one_line(ramp_photos, tmp_path):
+    result = train(ramp_photos, tmp_path / "m.safetensors", "--steps", "2", "--batch", "3", "--nproc", "2")
     lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("warning: plugin")]
     assert result.exit_code == 1 and lines == ["error: --batch 3 does not split over 2 processes; use a multiple of 2"]
 
