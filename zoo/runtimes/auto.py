@@ -8,11 +8,10 @@ Two sources, the first that answers wins:
    runtimes' versions: a new CPU or a runtime upgrade starts a fresh table. Only an installed
    backend is taken from it.
 2. **The rule**, measured with `zoo bench speed` on the machine this project is built on (AMD
-   EPYC, AVX-512 BF16, no AMX; `benchmarks/results/speed_runtimes.json`): for the built-in
-   convolutional architectures ONNX Runtime ran fp32 and int8 fastest, OpenVINO second, both
-   ahead of eager torch; OpenVINO is the only runtime here with a bf16 path besides torch's
-   autocast, which it did not beat. So: fp32 and int8: onnx, else openvino, else the
-   architecture's default backend; bf16: the default backend.
+   EPYC with AVX-512 BF16, no AMX, 2 threads; `benchmarks/results/speed_runtimes.json`): for the
+   default MWRCANet at 1024x1024, OpenVINO ran fp32 1.88x and int8 2.09x eager torch fp32 and
+   bf16 1.72x torch's bf16 autocast; ONNX Runtime ran fp32 1.49x and int8 1.77x. So: openvino,
+   else onnx (no bf16 there), else the architecture's default backend.
 
 Never a runtime for a model that takes a noise level (its graph does not export yet) or one
 without a torch backend (classical methods): their default backend. ``ZOO_AUTO_BACKEND`` names
@@ -31,7 +30,7 @@ from typing import Any
 from zoo.atomic import atomic_path
 from zoo.runtimes import installed, supports
 
-ORDER = {"fp32": ("onnx", "openvino"), "int8": ("onnx", "openvino"), "bf16": ()}
+ORDER = {"fp32": ("openvino", "onnx"), "int8": ("openvino", "onnx"), "bf16": ("openvino",)}
 
 
 def choose(arch: Any, precision: str = "fp32") -> str:
