@@ -154,10 +154,10 @@ def test_jobs_are_reported_in_order_once_written_and_write_failures_are_recorded
     batch.plan_outputs(jobs, "id", None, tmp_path / "out", False)
     real_write = imageio.write_image
 
-    def write(path, photo, fmt=None):
+    def write(path, photo, fmt=None, quality=None):
         if "b_denoised" in path.name:  # the target, or the hidden temp name it is written under
             raise imageio.ImageWriteError(f"cannot write {path}: disk full")
-        return real_write(path, photo, fmt)
+        return real_write(path, photo, fmt, quality)
 
     monkeypatch.setattr(batch, "write_image", write)
     seen = []

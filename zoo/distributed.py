@@ -81,13 +81,13 @@ def denoise_dataset(
     ``paths_or_dataset``: files, folders and globs, or a Dataset with a ``path`` column (its paths
     are collected on the driver, never pixels). The batch is planned as ``zoo denoise`` plans it
     (``out_dir``, ``name_template``, ``overwrite``, ``recursive``); ``options`` are ``zoo.load``'s
-    (``weights``, ``backend``, ``precision``, ...) and the engine's (``sigma``, ``max_memory``,
-    ``tile``, ``ensemble``). Needs ``ray.init()`` first (or starts Ray as ``ray.data`` does).
+    (``weights``, ``backend``, ``precision``, ...), the engine's (``sigma``, ``max_memory``,
+    ``tile``, ``ensemble``) and ``quality`` (JPEG and WebP outputs, as ``zoo denoise --quality``). Needs ``ray.init()`` first (or starts Ray as ``ray.data`` does).
     Nothing runs until the Dataset is consumed; a file whose worker died is retried, and one
     that kills its worker every time has no row.
     """
     ray_engine = _engine()
-    run_keys = {"sigma", "max_memory", "tile", "ensemble", "allow_large"}
+    run_keys = {"sigma", "max_memory", "tile", "ensemble", "allow_large", "quality"}
     run = batch.make_options(**{k: v for k, v in options.items() if k in run_keys})
     spec = ModelSpec(model, {k: v for k, v in options.items() if k not in run_keys}, device)
     label = output_label(model, spec.load.get("weights"))

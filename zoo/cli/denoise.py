@@ -64,6 +64,12 @@ def denoise(
         False, "--compare",
         help="Also write NAME_compare-MODEL.png beside each output: input and output crops at 100%, where it is noisiest.",
     ),
+    quality: Optional[str] = typer.Option(
+        None, "--quality", metavar="Q",
+        help="1-100: JPEG and WebP outputs at this quality (JPEG: the input's chroma subsampling when it is a JPEG, "
+             "else 4:4:4; a lossless WebP input stays lossless). Default: a JPEG input's own quality (its quantisation "
+             "tables), else JPEG 95 4:4:4; WebP lossless.",
+    ),
     allow_large: bool = typer.Option(False, "--allow-large", help="Lift the decompression-bomb pixel limit."),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickled (.pt/.pth) weights."),
     offline: bool = typer.Option(False, "--offline", help="Hub weights from the cache only, no network."),
@@ -91,14 +97,14 @@ def denoise(
                      load={"backend": backend, "weights": weights, "preset": preset, "trust_pickle": trust_pickle,
                            "offline": offline or None, "precision": precision, "compile": compile_model},
                      device=device, dry_run=dry_run, view=View(quiet, verbose, as_json),
-                     scale=Scale(engine, ray_address, workers, cpus_per_worker, files_from))
+                     scale=Scale(engine, ray_address, workers, cpus_per_worker, files_from), quality=quality)
     except Terminated:
         say("terminated; no partial output was left", stderr=True)
         raise typer.Exit(128 + signal.SIGTERM) from None
 
 
 def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads, options, load,
-             device="cpu", dry_run=False, view=None, scale=None, mix=("1", None, False)) -> None:
+             device="cpu", dry_run=False, view=None, scale=None, mix=("1", None, False), quality=None) -> None:
     view = view or View()
     from zoo.inference import batch, compare, strength
 
@@ -106,7 +112,7 @@ def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template
     label = "-".join(filter(None, (output_label(model, load["weights"]), strength.describe(*amounts))))
     batch.check_template(name_template, label)  # the command's own mistakes: before anything runs
     batch.check_output(output)
-    run_options = batch.make_options(*options, *amounts, compare=label if mix[2] else None)
+    run_options = batch.make_options(*options, *amounts, compare=label if mix[2] else None, quality=quality)
     _check_values(model, load, device)
     if threads is not None:
         from zoo.inference import runtime

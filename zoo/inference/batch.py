@@ -24,6 +24,7 @@ from zoo.inference.planning import (  # noqa: F401  (the batch's planning, re-ex
     DEFAULT_TEMPLATE, TEMPLATE_FIELDS, Job, check_output, check_template, drop_own_outputs, expand_inputs,
     files_from, not_regular, plan_outputs,
 )
+from zoo.photo.coding import check_quality
 from zoo.photo.imageio import DEFAULT_MAX_PIXELS, FORMATS, Photo, read_image, write_image
 
 
@@ -41,19 +42,21 @@ class Options:
     strength: float = 1.0  # zoo.inference.strength: the mix of input and output
     chroma_strength: float | None = None
     compare: str | None = None  # write each job's compare image, captioned with this model label
+    quality: int | None = None  # JPEG and WebP outputs (zoo.photo.coding); None: the input's JPEG tables kept
 
 
 def make_options(
     sigma: float | None = None, max_memory: str = "auto", tile: int | None = None, ensemble: bool = False,
     allow_large: bool = False, strength: float = 1.0, chroma_strength: float | None = None,
-    compare: str | None = None,
+    compare: str | None = None, quality: str | int | None = None,
 ) -> Options:
-    """Options from command-line values; raise ZooError on a bad memory size, tile or strength."""
+    """Options from command-line values; raise ZooError on a bad memory size, tile, strength or quality."""
     if tile is not None and tile < 8:
         raise ZooError(f"--tile {tile} is too small; give at least 8 pixels")
     strength, chroma_strength = mix.check(strength, chroma_strength)
     limit = None if allow_large else DEFAULT_MAX_PIXELS
-    return Options(sigma, engine.parse_memory(max_memory), tile, ensemble, limit, strength, chroma_strength, compare)
+    return Options(sigma, engine.parse_memory(max_memory), tile, ensemble, limit, strength, chroma_strength, compare,
+                   check_quality(quality))
 
 
 # -- running
@@ -99,7 +102,7 @@ def _run_one(denoiser: Denoiser, job: Job, options: Options, progress: "BatchPro
             ensemble=options.ensemble, progress=progress.tiles if progress else None,
         )
         pixels = mix.blend(photo.pixels, pixels, options.strength, options.chroma_strength)
-        _write(job, photo.with_pixels(pixels), options.temp_tag)
+        _write(job, photo.with_pixels(pixels), options.temp_tag, options.quality)
         if options.compare is not None and job.compare is not None:
             compare.write(job.compare, photo.pixels, pixels, options.compare, job.overwrite)
     except ZooError as exc:
@@ -109,7 +112,7 @@ def _run_one(denoiser: Denoiser, job: Job, options: Options, progress: "BatchPro
     return None
 
 
-def _write(job: Job, photo: Photo, tag: str | None = None) -> None:
+def _write(job: Job, photo: Photo, tag: str | None = None, quality: int | None = None) -> None:
     """Write the output atomically; without ``--overwrite`` never over a file that appeared since
     the batch was planned (another run writing the same name): that job fails, nothing replaced.
 
@@ -118,12 +121,12 @@ def _write(job: Job, photo: Photo, tag: str | None = None) -> None:
     the temp name is the run's (:func:`zoo.atomic.run_temp_path`), so a retry clears a dead attempt's.
     """
     if job.overwrite and tag is None:
-        write_image(job.target, photo)
+        write_image(job.target, photo, quality=quality)
         return
     tmp = None
     try:
         tmp = atomic.run_temp_path(job.target, tag) if tag else atomic.temp_path(job.target)
-        write_image(tmp, photo, FORMATS.get(job.target.suffix.lower()))
+        write_image(tmp, photo, FORMATS.get(job.target.suffix.lower()), quality=quality)
         atomic.publish(tmp, job.target, replace=job.overwrite)
     except FileExistsError:
         raise ImageWriteError(f"output {job.target} appeared while this file was being denoised (another run?); "

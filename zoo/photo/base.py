@@ -15,6 +15,25 @@ DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
 
 @dataclass(frozen=True)
+class Coding:
+    """How a JPEG or WebP output is compressed: what the input file told (``zoo.photo.coding`` reads
+    it), and the quality asked for (``--quality``), which overrides the input's tables.
+
+    A JPEG output keeps a JPEG input's quantisation tables and chroma subsampling, so its quality
+    is the input's (what Pillow's ``quality="keep"`` does); any other input gives quality 95 with
+    4:4:4 chroma. A WebP output is lossless unless a quality is asked for and the input was not a
+    lossless WebP (a lossy WebP's quality is not stored in the file, so it cannot be kept).
+    """
+
+    # -- read from the input
+    qtables: tuple[tuple[int, ...], ...] | None = None  # a JPEG's, in natural order (Pillow's quantization)
+    subsampling: int | None = None  # a JPEG's, Pillow's numbers (0 4:4:4, 1 4:2:2, 2 4:2:0); None: unknown
+    lossless: bool | None = None  # a WebP's: True for VP8L, False for VP8; None: not a WebP
+    # -- asked for
+    quality: int | None = None  # 1-100 for JPEG and WebP outputs; None: kept as above
+
+
+@dataclass(frozen=True)
 class Photo:
     """Pixels (float32 HxWxC in [0, 1], C in 1, 2, 3, 4) and what is needed to write them back.
 
@@ -26,6 +45,8 @@ class Photo:
     ``cmyk_profile`` the CMYK profile they came from (embedded in the input), which a JPEG or TIFF
     output converts back through and embeds. Both are None where the input had no CMYK profile and
     Pillow's plain formula was used instead (see ``zoo.photo.cmyk``).
+
+    ``coding`` is how a JPEG or WebP output is compressed (see ``Coding``).
     """
 
     pixels: np.ndarray
@@ -35,6 +56,7 @@ class Photo:
     exif: bytes | None = None
     color_model: str = "RGB"
     cmyk_profile: bytes | None = None
+    coding: Coding = Coding()
 
     @property
     def has_alpha(self) -> bool:

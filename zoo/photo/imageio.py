@@ -8,8 +8,9 @@ the ``raw`` extra) develops camera RAW and libheif (pillow-heif, the ``heif`` ex
 writes HEIC. This module dispatches by content and suffix, maps modes and bit depths, applies
 EXIF orientation to the pixels (and drops the tag), refuses decompression bombs, and writes
 atomically. Its helpers, one concern each: ``base`` (Photo, pixel conversions), ``formats``
-(suffixes, ``output_suffix``), ``png`` (chunk CRCs), ``pillow``, ``tiff``, ``exif16`` (EXIF into
-16-bit TIFF), ``cmyk`` (LittleCMS), ``frames`` (animations refused), ``raw`` and ``heif``.
+(suffixes, ``output_suffix``), ``png`` (chunk CRCs), ``coding`` (JPEG and WebP compression),
+``pillow``, ``tiff``, ``exif16`` (EXIF into 16-bit TIFF), ``cmyk`` (LittleCMS), ``frames``
+(animations refused), ``raw`` and ``heif``.
 
 Read: PNG (8/16-bit), TIFF (8/16-bit), JPEG, WebP, GIF, HEIC/HEIF (8-bit), and whatever else Pillow
 opens (BMP, PNM, TGA...); grayscale, grayscale + alpha, RGB, RGBA; palette images expanded to
@@ -21,7 +22,8 @@ every chunk CRC is checked: ``zoo.photo.png``), RAW or HEIC without their extra 
 
 Write: PNG, TIFF, JPEG, WebP and (with the ``heif`` extra) HEIC. Outputs keep the input's bit
 depth where the format allows it (PNG, TIFF), its ICC profile and EXIF (16-bit TIFF included:
-``zoo.photo.exif16``), and a CMYK input's CMYK in JPEG and TIFF. An input in a format the zoo does
+``zoo.photo.exif16``), a CMYK input's CMYK in JPEG and TIFF, and a JPEG input's quantisation
+tables and subsampling in JPEG, a lossless WebP's losslessness in WebP (``zoo.photo.coding``). An input in a format the zoo does
 not write (GIF...) gets a PNG output, a RAW input a 16-bit TIFF: ``output_suffix``. Every failure
 is one line: ImageReadError from ``read_image``, ImageWriteError from ``write_image``.
 """
@@ -31,14 +33,15 @@ from __future__ import annotations
 import errno
 import struct
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms
 
-from registry.errors import ImageReadError, ImageWriteError, one_line
+from registry.errors import ImageReadError, ImageWriteError, ZooError, one_line
 from zoo.atomic import atomic_path
-from zoo.photo import cmyk, frames, heif, png, raw
+from zoo.photo import cmyk, coding, frames, heif, png, raw
 from zoo.photo.base import DEFAULT_MAX_PIXELS, Photo, orient, to_float, to_int
 from zoo.photo.formats import FORMATS, READABLE, output_suffix, unwritable, write_format
 from zoo.photo.pillow import exif_for, exif_of, open_pillow
@@ -123,16 +126,17 @@ def _read(path: Path, max_pixels: int | None) -> Photo:
         frames.check_pillow(path, img)
         fmt = {"MPO": "JPEG"}.get(img.format, img.format or "PNG")
         icc, (orientation, exif) = img.info.get("icc_profile") or None, exif_of(img)
+        kept = coding.read_coding(img, fmt, path)
         if img.mode == "CMYK":
             img.load()
             rgb, rgb_icc, cmyk_icc = cmyk.to_rgb(img, icc, path)
             pixels = orient(to_float(np.asarray(rgb), path), orientation)
-            return Photo(pixels, 8, fmt, rgb_icc, exif, color_model="CMYK", cmyk_profile=cmyk_icc)
+            return Photo(pixels, 8, fmt, rgb_icc, exif, color_model="CMYK", cmyk_profile=cmyk_icc, coding=kept)
         if fmt == "PNG" and depth == 16:
             pixels, depth = _read_png16(path), 16
         else:
             pixels, depth = pillow_pixels(img, path)
-    return Photo(orient(pixels, orientation), depth, fmt, icc, exif)
+    return Photo(orient(pixels, orientation), depth, fmt, icc, exif, coding=kept)
 
 
 def _read_png16(path: Path) -> np.ndarray:
@@ -144,15 +148,23 @@ def _read_png16(path: Path) -> np.ndarray:
 # -- writing
 
 
-def write_image(path: str | Path, photo: Photo, fmt: str | None = None) -> Path:
+def write_image(path: str | Path, photo: Photo, fmt: str | None = None, quality: int | None = None) -> Path:
     """Write ``photo`` atomically (temp file then ``os.replace``); the format follows the extension
     (``fmt`` overrides it; a name without one takes the photo's own format).
 
     PNG and TIFF keep a 16-bit photo's depth; JPEG and WebP are 8-bit, and JPEG drops alpha. ICC and
-    EXIF are copied; a CMYK photo goes back to CMYK in JPEG and TIFF. Nothing is left at ``path``
-    if the write fails or is interrupted. Raises ImageWriteError (one line) and nothing else.
+    EXIF are copied; a CMYK photo goes back to CMYK in JPEG and TIFF. JPEG and WebP are compressed
+    as ``photo.coding`` says (a JPEG input's tables kept: ``zoo.photo.coding``); ``quality`` (1-100)
+    overrides it. Nothing is left at ``path`` if the write fails or is interrupted. Raises
+    ImageWriteError (one line) and nothing else.
     """
     path = Path(path)
+    if quality is not None:
+        try:
+            quality = coding.check_quality(quality, "quality")
+        except ZooError as exc:
+            raise ImageWriteError(f"cannot write {path}: {exc}") from None
+        photo = replace(photo, coding=replace(photo.coding, quality=quality))
     written = write_format(path, fmt, photo.format)
     if written is None:
         raise ImageWriteError(unwritable(path, fmt))
@@ -205,7 +217,7 @@ def _save_cmyk(tmp: Path, img: Image.Image, photo: Photo, fmt: str) -> None:
     """CMYK JPEG (Pillow writes the Adobe marker, so readers un-invert it) or uncompressed TIFF,
     with the CMYK profile it was read through (none for the plain formula) and the EXIF."""
     meta = {"icc_profile": photo.cmyk_profile, "exif": exif_for(fmt, photo.exif)}
-    options = {"quality": 95} if fmt == "JPEG" else {}
+    options = coding.jpeg_options(photo.coding, cmyk=True) if fmt == "JPEG" else {}
     img.save(tmp, format=fmt, **{k: v for k, v in meta.items() if v}, **options)
 
 
@@ -250,10 +262,12 @@ _ENCODERS = {
     # uncompressed: Pillow's compressed TIFF path (libtiff) cannot write the EXIF IFD
     ("TIFF", 8): lambda tmp, data, photo: _save_pillow(tmp, data, photo, "TIFF"),
     ("TIFF", 16): save_tiff16,
-    ("JPEG", 8): lambda tmp, data, photo: _save_pillow(tmp, data, photo, "JPEG", quality=95, subsampling=0),
-    # lossless: re-adding compression artefacts right after denoising would undo the work
+    # the input's tables, else quality 95 4:4:4, or the quality asked for: zoo.photo.coding
+    ("JPEG", 8): lambda tmp, data, photo: _save_pillow(tmp, data, photo, "JPEG", **coding.jpeg_options(photo.coding)),
     ("HEIF", 8): _save_heif,
-    ("WEBP", 8): lambda tmp, data, photo: _save_pillow(tmp, data, photo, "WEBP", lossless=True, exact=True),
+    # lossless unless a quality is asked for (and the input was not a lossless WebP): re-adding
+    # compression artefacts right after denoising would undo the work
+    ("WEBP", 8): lambda tmp, data, photo: _save_pillow(tmp, data, photo, "WEBP", **coding.webp_options(photo.coding)),
 }
 
 _DECODE_ERRORS = _decode_errors()
