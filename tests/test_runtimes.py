@@ -31,6 +31,7 @@ MODELS = {
 
 @pytest.fixture(autouse=True)
 def graph_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.delenv("ZOO_AUTO_BACKEND", raising=False)  # these tests are about auto's own choice
     monkeypatch.setenv("ZOO_GRAPH_CACHE", str(tmp_path_factory.getbasetemp() / "graphs"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
 
