@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -46,30 +45,26 @@ def plugin_dir(tmp_path, monkeypatch):
 @pytest.fixture(autouse=True, scope="session")
 def graph_cache_for_the_session(tmp_path_factory):
     """ONNX graphs and the --backend auto table go to a temporary cache, never the user's (one per
-    session, so a graph exported once serves every test). In-process `zoo denoise` runs take ONNX
-    Runtime for --backend auto (see pytest_collection_modifyitems); the auto tests unset it."""
-    saved = {k: os.environ.get(k) for k in ("ZOO_GRAPH_CACHE", "ZOO_AUTO_BACKEND")}
+    session, so a graph exported once serves every test)."""
+    old = os.environ.get("ZOO_GRAPH_CACHE")
     os.environ["ZOO_GRAPH_CACHE"] = str(tmp_path_factory.mktemp("zoo-cache") / "graphs")
-    if importlib.util.find_spec("onnxruntime") is not None:
-        os.environ["ZOO_AUTO_BACKEND"] = "onnx"
     yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    if old is None:
+        os.environ.pop("ZOO_GRAPH_CACHE", None)
+    else:
+        os.environ["ZOO_GRAPH_CACHE"] = old
 
 
-# OpenVINO 2026.4's CPU plugin, once it has compiled a model in a process, makes Keras training
-# (model.fit) later in the same process crash with SIGSEGV on this machine (TensorFlow 2.21); Keras
-# before OpenVINO is fine. The zoo never mixes them in one process (zoo train runs alone; the kit
-# trains before it checks the runtimes), but one pytest process runs everything: so the tests that
-# load OpenVINO in-process run last, and in-process CLI runs take onnx for auto (above).
-OPENVINO_LAST = ("tests/test_runtimes.py::", "::test_runtime_parity[")
+def pytest_configure(config):
+    """OpenVINO stays out of the main test process. Once OpenVINO 2026.4 has compiled a model in a
+    process, Keras training there (TensorFlow 2.21) can crash it with SIGSEGV, at once or at exit;
+    the zoo never does both in one process, but one pytest process runs everything. So here the
+    openvino runtime is not offered (auto takes onnx), and tests/test_runtimes.py runs its OpenVINO
+    tests in a pytest process of their own, with ZOO_TEST_OPENVINO=1."""
+    if not os.environ.get("ZOO_TEST_OPENVINO"):
+        from zoo import runtimes
 
-
-def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: any(part in item.nodeid for part in OPENVINO_LAST))
+        runtimes.RUNTIMES.pop("openvino", None)
 
 
 @pytest.fixture(autouse=True)

@@ -31,7 +31,6 @@ MODELS = {
 
 @pytest.fixture(autouse=True)
 def graph_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.delenv("ZOO_AUTO_BACKEND", raising=False)  # these tests are about auto's own choice
     monkeypatch.setenv("ZOO_GRAPH_CACHE", str(tmp_path_factory.getbasetemp() / "graphs"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
 
@@ -223,3 +222,24 @@ def test_auto_falls_back_when_the_graph_does_not_export(monkeypatch, tmp_path):
         explicit.denoise(_batch(1, 32, 32)[0])
     with pytest.raises(BackendUnavailableError, match="does not export"):  # nothing else runs int8
         zoo.load("edsr", backend="auto", precision="int8", **options)
+
+
+def test_openvino_in_a_process_of_its_own(tmp_path):
+    """The OpenVINO cases of this file, in a pytest process where OpenVINO is offered (tests/conftest.py
+    keeps it out of the main one: it and Keras training do not share a process)."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    if os.environ.get("ZOO_TEST_OPENVINO"):
+        pytest.skip("this is that process")
+    if importlib.util.find_spec("openvino") is None:
+        pytest.skip("openvino is not installed (denoise-zoo[openvino])")
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
+                             "(openvino or auto) and not own"], cwd=here, capture_output=True, text=True, timeout=900,
+                            env={**os.environ, "ZOO_TEST_OPENVINO": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " skipped" not in result.stdout, result.stdout[-1000:]
+
