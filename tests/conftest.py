@@ -121,3 +121,12 @@ def one_line_error(result, fragment: str) -> str:
     assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], result.stderr
     return lines[0]
 
+
+def sigint_default() -> None:
+    """preexec_fn for a child that a test interrupts: SIGINT back to its default disposition, since
+    a shell starts background jobs (a CI script's, say) with SIGINT ignored, and a Python child
+    started so would never see KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+

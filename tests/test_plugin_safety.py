@@ -14,7 +14,7 @@ import pytest
 import typer
 
 from registry import manager
-from tests.conftest import run_zoo, write_plugin_dist
+from tests.conftest import run_zoo, sigint_default, write_plugin_dist
 
 
 def arch_plugin(name: str, body: str = "", head: str = "") -> str:
@@ -168,7 +168,7 @@ def test_a_real_ctrl_c_while_loading_still_interrupts(plugin_dir, tmp_path):
     mark = tmp_path / "loading"
     env = {**os.environ, "SLEEPER_MARK": str(mark), "ZOO_PLUGIN_TIMEOUT": "30"}
     proc = subprocess.Popen([sys.executable, "-m", "zoo", "list", "--json"], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=sigint_default)
     try:
         deadline = time.monotonic() + 30
         while not mark.exists() and time.monotonic() < deadline and proc.poll() is None:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from registry.cards import card_from_json
-from tests.conftest import save_rgb, tiny_train_args
+from tests.conftest import save_rgb, sigint_default, tiny_train_args
 from zoo.cli import app
 
 pytest.importorskip("torch")
@@ -173,7 +173,7 @@ def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(photos, tmp_path):
     out = tmp_path / "m.safetensors"
     cmd = [sys.executable, "-m", "zoo", "train", "mwrcanet", "--preset", "tiny", "--data", str(photos), "--out",
            str(out), "--patch", "32", "--batch", "2", "--holdout", "1", "--val-every", "1", "--steps", "100000"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     lines, started = [], threading.Event()
 
     def read() -> None:
