@@ -18,6 +18,7 @@ from registry.denoiser import Denoiser
 from registry.errors import ZooError
 from zoo.inference import batch
 from zoo.weights import loader
+from zoo.weights.names import output_label
 
 __all__ = ["ModelSpec", "denoise_dataset", "run_jobs"]
 
@@ -111,18 +112,3 @@ def _paths(paths_or_dataset: Any) -> list[str]:
     if isinstance(paths_or_dataset, (str, Path)):
         return [str(paths_or_dataset)]
     return [str(p) for p in paths_or_dataset]
-
-
-def output_label(model: str | None, weights: str | None) -> str:
-    """{model} in output names, as ``zoo denoise`` gives it (the model and tag, the weights' stem)."""
-    from zoo.weights.names import DEFAULT_MODEL, parse_model
-
-    parts = []
-    if model or not weights:
-        arch, tag = parse_model(model or DEFAULT_MODEL)
-        parts += [arch, *([tag] if tag else [])]
-    if weights and str(weights).startswith("hf://"):
-        parts.append(weights.removeprefix("hf://").split("@")[0].split("/")[1:2][0] if "/" in weights[5:] else "hub")
-    elif weights:
-        parts.append(Path(str(weights).removeprefix("bundled:")).stem or "weights")
-    return "-".join(parts).replace("/", "-").replace(":", "-")

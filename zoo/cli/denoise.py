@@ -15,7 +15,7 @@ import typer
 from registry.errors import ZooError
 from zoo import api
 from zoo.cli.console import reported, say
-from zoo.weights.names import DEFAULT_MODEL
+from zoo.weights.names import DEFAULT_MODEL, output_label
 
 
 def denoise(
@@ -223,23 +223,6 @@ def _dry_run(jobs) -> None:
             say(f"would write {job.target}{also}{note}")
     say(f"dry run: {sum(not (j.error or j.skipped) for j in jobs)} of {len(jobs)} image(s) would be denoised; "
         "nothing was loaded or written", stderr=True)
-
-
-def output_label(model: str | None, weights: str | None) -> str:
-    """{model} in output names: the model and tag (one spelling for arch.tag and arch:tag), and
-    the weights file's stem when --weights is given, so that other weights never share a name
-    with the stock model's output."""
-    from zoo.weights.names import parse_model
-
-    parts = []
-    if model or not weights:
-        arch, tag = parse_model(model or DEFAULT_MODEL)
-        parts += [arch, *([tag] if tag else [])]
-    if weights and weights.startswith("hf://"):
-        parts.append(weights.removeprefix("hf://").split("@")[0].split("/")[1:2][0] if "/" in weights[5:] else "hub")
-    elif weights:
-        parts.append(Path(weights.removeprefix("bundled:")).stem or "weights")
-    return "-".join(parts).replace("/", "-").replace(":", "-")
 
 
 class Terminated(BaseException):

@@ -50,3 +50,19 @@ def run_card(weights: str | None, arch: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if data.get("architecture") == arch else None
+
+
+def output_label(model: str | None, weights: str | None) -> str:
+    """{model} in output names (`zoo denoise`, the Ray engine): the model and tag (one spelling for
+    arch.tag and arch:tag), and the weights file's stem when weights are given, so that other
+    weights never share a name with the stock model's output."""
+    parts = []
+    if model or not weights:
+        arch, tag = parse_model(model or DEFAULT_MODEL)
+        parts += [arch, *([tag] if tag else [])]
+    if weights and str(weights).startswith("hf://"):
+        parts.append(weights.removeprefix("hf://").split("@")[0].split("/")[1:2][0] if "/" in weights[5:] else "hub")
+    elif weights:
+        parts.append(Path(str(weights).removeprefix("bundled:")).stem or "weights")
+    return "-".join(parts).replace("/", "-").replace(":", "-")
+
