@@ -96,6 +96,12 @@ class Denoiser(ABC):
         if state and strict:
             raise WeightsError(f"{self.architecture or type(self).__name__} takes no weights")
 
+    @property
+    def uses_sigma(self) -> bool:
+        """Whether a given ``sigma`` changes the result: always for ``takes_sigma`` models; also for
+        models with a noise-level map input, which run blind when sigma is None."""
+        return self.takes_sigma
+
     def estimate_sigma(self, image: np.ndarray) -> float | None:
         """Noise sigma (0-255 scale) of a whole image, for models that take one. The engine calls
         this once per image, before tiling; when it returns None the engine uses the zoo's own

@@ -204,8 +204,10 @@ def test_x8_suffix_runs_the_self_ensemble_in_the_same_run(clean_dir, toy):
     # a flip-equivariant model is unchanged by the ensemble; a one-sided one is not
     assert rows["blur+x8"]["psnr"] == pytest.approx(rows["blur"]["psnr"], abs=1e-4)
     assert abs(rows["skew+x8"]["psnr"] - rows["skew"]["psnr"]) > 0.01
-    assert bench.split_ensemble("mwrcanet:camera_sharp_small+x8") == ("mwrcanet:camera_sharp_small", True)
-    assert bench.split_ensemble("edsr=/runs/a+x8b.safetensors") == ("edsr=/runs/a+x8b.safetensors", False)
+    assert bench.split_suffixes("mwrcanet:camera_sharp_small+x8") == ("mwrcanet:camera_sharp_small", True, False)
+    assert bench.split_suffixes("edsr=/runs/a+x8b.safetensors") == ("edsr=/runs/a+x8b.safetensors", False, False)
+    assert bench.split_suffixes("mwrcanet:awgn_map_small+blind+x8") == ("mwrcanet:awgn_map_small", True, True)
+    assert bench.split_suffixes("mwrcanet:awgn_map_small+x8+blind") == ("mwrcanet:awgn_map_small", True, True)
 
 
 # -- the command ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from zoo import DenoiserConfig
+from zoo.sdk.common import noise_map_field
 
 
 class EDSRConfig(DenoiserConfig):
@@ -20,6 +21,7 @@ class EDSRConfig(DenoiserConfig):
     res_scale: float = Field(
         0.1, gt=0.0, le=1.0, description="Residual scaling of each block's branch (EDSR: 0.1)."
     )
+    noise_map: bool = noise_map_field()
     # -- output
     global_residual: bool = Field(
         True, description="Predict the noise and add the input back (a fix over the seed)."

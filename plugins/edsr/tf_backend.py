@@ -7,7 +7,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from zoo.sdk.keras_base import KerasDenoiser, conv
+from zoo.sdk.keras_base import KerasDenoiser, conv, model_input
 from plugins.edsr.config import EDSRConfig
 
 
@@ -47,7 +47,7 @@ def res_block(x: Any, features: int, res_scale: float, name: str) -> Any:
 def edsr_model(config: EDSRConfig) -> keras.Model:
     """Twin of torch_backend.EDSRModule (see there for the structure)."""
     f = config.num_features
-    inp = keras.Input((None, None, 3))
+    inp, image = model_input(3, config)
     h = conv(f, 3, "head")(inp)
     b = h
     for i in range(config.num_blocks):
@@ -57,7 +57,7 @@ def edsr_model(config: EDSRConfig) -> keras.Model:
     u = keras.layers.AveragePooling2D(2, name="pool")(u)
     y = conv(3, 3, "tail")(u)
     if config.global_residual:
-        y = keras.layers.Add(name="global_residual")([inp, y])
+        y = keras.layers.Add(name="global_residual")([image, y])
     return keras.Model(inp, y, name="edsr")
 
 

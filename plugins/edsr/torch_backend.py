@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo.sdk.common import NOISE_MAP_CHANNELS
 from zoo.sdk.torch_base import TorchDenoiser
 from plugins.edsr.config import EDSRConfig
 
@@ -38,7 +39,8 @@ class EDSRModule(nn.Module):
     def __init__(self, config: EDSRConfig) -> None:
         super().__init__()
         f = config.num_features
-        self.head = conv3x3(3, f)
+        self.noise_map = config.noise_map  # its planes follow the image's 3 channels into the head only
+        self.head = conv3x3(3 + (NOISE_MAP_CHANNELS if config.noise_map else 0), f)
         self.body = nn.Sequential(*[ResBlock(f, config.res_scale) for _ in range(config.num_blocks)])
         self.body_tail = conv3x3(f, f)
         self.upsample = conv3x3(f, 4 * f)
@@ -47,6 +49,7 @@ class EDSRModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(x)
+        x = x[:, :3] if self.noise_map else x
         h = h + self.body_tail(self.body(h))
         # The seed's detour: super-resolve x2, then average back to the input grid. Pooling each
         # 2x2 cell makes the output size exactly the input size, so any H and W work.
@@ -57,6 +60,8 @@ class EDSRModule(nn.Module):
 
 class EDSRTorch(TorchDenoiser):
     """Receptive field and bytes per pixel come from the config (see Denoiser.CONFIG_METADATA)."""
+
+    residual_ends = ("conv2",)  # a ResBlock's branch ends here: zero = identity (zoo train --grow)
 
 
 def build(config: EDSRConfig) -> EDSRTorch:

@@ -5,6 +5,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, PositiveInt
 
 from zoo import DenoiserConfig
+from zoo.sdk.common import noise_map_field
 
 
 class MRDNetConfig(DenoiserConfig):
@@ -32,6 +33,7 @@ class MRDNetConfig(DenoiserConfig):
     train_size: int = Field(
         256, ge=8, description="Training patch size in pixels; sets the 'local' pooling window."
     )
+    noise_map: bool = noise_map_field()
     # -- training only
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="Dropout after each MRDB while training; none at inference."

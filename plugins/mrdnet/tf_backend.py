@@ -7,7 +7,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from zoo.sdk.keras_base import AttentionPool, KerasDenoiser, conv
+from zoo.sdk.keras_base import AttentionPool, KerasDenoiser, conv, model_input
 from plugins.mrdnet.config import MRDNetConfig
 
 
@@ -52,7 +52,7 @@ def mrdb(x: Any, config: MRDNetConfig, name: str) -> Any:
 def mrdnet_model(config: MRDNetConfig) -> keras.Model:
     """Twin of torch_backend.MRDNetModule (see there for the structure)."""
     f = config.num_features
-    inp = keras.Input((None, None, 3))
+    inp, image = model_input(3, config)
     f1 = conv(f, 3, "sfe1")(inp)
     h, outs = conv(f, 3, "sfe2")(f1), []
     for i in range(config.num_blocks):
@@ -61,7 +61,7 @@ def mrdnet_model(config: MRDNetConfig) -> keras.Model:
     g = outs[0] if len(outs) == 1 else keras.layers.Concatenate(name="gff_cat")(outs)
     h = conv(f, 3, "gff_conv")(conv(f, 1, "gff_fuse")(g))
     h = keras.layers.Add(name="global_feature_skip")([h, f1])
-    y = keras.layers.Add(name="global_residual")([inp, conv(3, 3, "tail")(h)])
+    y = keras.layers.Add(name="global_residual")([image, conv(3, 3, "tail")(h)])
     return keras.Model(inp, y, name="mrdnet")
 
 

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo.sdk.common import NOISE_MAP_CHANNELS
 from zoo.sdk.torch_base import TorchDenoiser, local_mean
 from plugins.mrdnet.config import MRDNetConfig
 
@@ -80,7 +81,8 @@ class MRDNetModule(nn.Module):
     def __init__(self, config: MRDNetConfig) -> None:
         super().__init__()
         f = config.num_features
-        self.sfe1 = conv(3, f)
+        self.noise_map = config.noise_map  # its planes follow the image's 3 channels into sfe1 only
+        self.sfe1 = conv(3 + (NOISE_MAP_CHANNELS if config.noise_map else 0), f)
         self.sfe2 = conv(f, f)
         self.blocks = nn.ModuleList([MRDB(config) for _ in range(config.num_blocks)])
         self.dropout = nn.Dropout(config.dropout)
@@ -90,6 +92,7 @@ class MRDNetModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f1 = self.sfe1(x)
+        x = x[:, :3] if self.noise_map else x
         h, outs = self.sfe2(f1), []
         for block in self.blocks:
             h = self.dropout(block(h))
@@ -100,6 +103,8 @@ class MRDNetModule(nn.Module):
 
 class MRDNetTorch(TorchDenoiser):
     """Receptive field and bytes per pixel come from the config (see Denoiser.CONFIG_METADATA)."""
+
+    residual_ends = ("fuse",)  # an MRDB's branch ends here: zero = identity (zoo train --grow)
 
 
 def build(config: MRDNetConfig) -> MRDNetTorch:

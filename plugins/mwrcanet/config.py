@@ -7,17 +7,21 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from zoo import DenoiserConfig
+from zoo.sdk.common import noise_map_field
 
 
 class MWRCANetConfig(DenoiserConfig):
     """Multi-level Wavelet Residual Channel Attention Network: three Haar DWT levels with residual
     channel-attention groups, IWT back up, and a global residual.
 
-    ``full`` is the seed's size; ``small`` and ``tiny`` are practical on a CPU.
+    ``full`` is the seed's size; ``small`` and ``tiny`` are practical on a CPU; ``medium`` is
+    small's widths at full's depth (1.7x small's compute), so it can be grown from small's weights
+    (``zoo train --grow``: the new blocks start as identities).
     """
 
     presets = {
         "full": {"channels": (64, 256, 512), "blocks": 4},
+        "medium": {"channels": (32, 64, 128), "blocks": 4},
         "small": {"channels": (32, 64, 128), "blocks": 2},
         "tiny": {"channels": (16, 32, 64), "blocks": 1},
     }
@@ -32,6 +36,7 @@ class MWRCANetConfig(DenoiserConfig):
     channels: tuple[int, int, int] = Field(
         (64, 256, 512), description="Feature channels at wavelet levels 1, 2 and 3 (1/2, 1/4, 1/8 size)."
     )
+    noise_map: bool = noise_map_field()
     blocks: int = Field(4, ge=1, le=64, description="Residual channel-attention blocks per group.")
     reduction: int = Field(4, ge=1, description="Channel-attention reduction ratio.")
     # -- channel attention pooling

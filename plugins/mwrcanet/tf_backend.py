@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 import keras
 
-from zoo.sdk.keras_base import HaarDWT, HaarIWT, KerasDenoiser, channel_attention, conv, prelu
+from zoo.sdk.keras_base import Channels, HaarDWT, HaarIWT, KerasDenoiser, channel_attention, conv, model_input, prelu
+from zoo.sdk.common import NOISE_MAP_CHANNELS
 from plugins.mwrcanet.config import MWRCANetConfig, pool_kernels
 
 Act = Callable[[str], Any]
@@ -38,9 +39,13 @@ def build_model(cfg: MWRCANetConfig, colors: int = 3, size: int | None = None, p
     act: Act = (lambda name: keras.layers.PReLU(name=name)) if per_pixel_alpha else prelu
     c1, c2, c3 = cfg.channels
     p1, p2, p3 = pool_kernels(cfg)
-    x = keras.Input((size, size, colors), name="image")
-    w0 = HaarDWT(name="dwt0")(x)
-    e1 = rca_group(act("down1.act")(conv(c1, 3, "down1.conv")(w0)), c1, cfg, p1, "down1.group", act)
+    x, image = model_input(colors, cfg, size)
+    w0 = HaarDWT(name="dwt0")(image)
+    first = w0
+    if cfg.noise_map:  # the map's DWT joins the image's at the first convolution only
+        level = HaarDWT(name="dwt_level")(Channels(colors, colors + NOISE_MAP_CHANNELS, name="level")(x))
+        first = keras.layers.Concatenate(name="with_level")([w0, level])
+    e1 = rca_group(act("down1.act")(conv(c1, 3, "down1.conv")(first)), c1, cfg, p1, "down1.group", act)
     e2 = act("down2.act")(conv(c2, 3, "down2.conv")(HaarDWT(name="dwt1")(e1)))
     e2 = rca_group(e2, c2, cfg, p2, "down2.group", act)
     m = act("down3.act")(conv(c3, 3, "down3.conv")(HaarDWT(name="dwt2")(e2)))

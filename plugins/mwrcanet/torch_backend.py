@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from zoo.sdk.common import NOISE_MAP_CHANNELS
 from zoo.sdk.torch_base import ChannelAttention, TorchDenoiser, haar_dwt, haar_iwt
 from plugins.mwrcanet.config import MWRCANetConfig, pool_kernels
 
@@ -62,14 +63,20 @@ class Up(nn.Module):
 
 
 class MWRCANet(nn.Module):
-    """Three-level Haar wavelet U-Net; the input's DWT is added back before the last IWT."""
+    """Three-level Haar wavelet U-Net; the input's DWT is added back before the last IWT.
+
+    With ``noise_map`` the input has the map's planes after the ``colors`` image channels; their
+    DWT joins the image's at the first convolution only (the residual is the image's alone).
+    """
 
     def __init__(self, cfg: MWRCANetConfig, colors: int = 3) -> None:
         super().__init__()
         c1, c2, c3 = cfg.channels
         p1, p2, p3 = pool_kernels(cfg)
         group = lambda c, p: RCAGroup(c, cfg.blocks, cfg.reduction, p)  # noqa: E731
-        self.down1 = Down(4 * colors, c1, group(c1, p1))
+        self.colors, self.noise_map = colors, cfg.noise_map
+        extra = 4 * NOISE_MAP_CHANNELS if cfg.noise_map else 0
+        self.down1 = Down(4 * colors + extra, c1, group(c1, p1))
         self.down2 = Down(4 * c1, c2, group(c2, p2))
         self.down3 = Down(4 * c2, c3)
         self.middle = group(c3, p3)
@@ -78,8 +85,13 @@ class MWRCANet(nn.Module):
         self.up1 = Up(c1, 4 * colors, act=False, group=group(c1, p1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w0 = haar_dwt(x)
-        e1 = self.down1(w0)
+        if self.noise_map:
+            x, level = x[:, : self.colors], x[:, self.colors :]
+            w0 = haar_dwt(x)
+            e1 = self.down1(torch.cat([w0, haar_dwt(level)], dim=1))
+        else:
+            w0 = haar_dwt(x)
+            e1 = self.down1(w0)
         e2 = self.down2(haar_dwt(e1))
         m = self.middle(self.down3(haar_dwt(e2)))
         d2 = haar_iwt(self.up3(m)) + e2
@@ -89,6 +101,7 @@ class MWRCANet(nn.Module):
 
 class MWRCANetTorch(TorchDenoiser):
     size_multiple = 8  # three DWT levels halve the size three times
+    residual_ends = ("conv2",)  # an RCA block's branch ends here: zero = identity (zoo train --grow)
 
 
 def build(config: MWRCANetConfig) -> MWRCANetTorch:

@@ -5,7 +5,9 @@ Two modes:
 - synthetic: ``dataset`` holds clean images; for each sigma every image gets AWGN from its own
   generator, ``numpy.random.default_rng([seed, round(1000 * sigma), index])`` (``index`` = the
   image's position in name order), unclipped and unquantised, the standard protocol. Models that
-  take a noise level get the true sigma (as in the published CBM3D and FFDNet figures).
+  use a noise level get the true sigma (as in the published CBM3D and FFDNet figures); a model
+  with a noise-level map runs blind under the spec ``MODEL+blind`` (FFDNet and CBM3D then
+  estimate sigma).
 - real: ``noisy_dir`` holds real noisy photos and ``dataset`` their clean references, paired by
   name (see :func:`pair_key`); every model runs blind (sigma None: CBM3D and FFDNet estimate it).
 
@@ -34,6 +36,7 @@ from zoo.imaging import metrics
 
 NOISY = "noisy"  # the label of the noisy-input row
 ENSEMBLE_SUFFIX = "+x8"  # MODEL+x8: the mean over the 8 flips/rotations
+BLIND_SUFFIX = "+blind"  # MODEL+blind: no true sigma (noise-map models run blind; others estimate it)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 # Name endings that mark one side of a noisy/clean pair (PolyU: X_real.JPG / X_mean.JPG).
 PAIR_SUFFIXES = re.compile(r"[_-](real|mean|noisy|clean|gt)$", re.IGNORECASE)
@@ -91,6 +94,7 @@ class Peer:
     label: str
     denoiser: Denoiser
     ensemble: bool = False
+    blind: bool = False  # MODEL+blind: the true sigma is withheld
 
 
 @dataclass
@@ -183,20 +187,22 @@ def load_peers(specs: tuple[str, ...], backend: str | None, report: Report,
     fails is reported and skipped. ``precision`` applies to the models whose backend runs it."""
     peers, skipped = [], {}
     for spec in specs:
-        base, ensemble = split_ensemble(spec)
+        base, ensemble, blind = split_suffixes(spec)
         try:
-            peers.append(Peer(spec, _load(base, backend, precision), ensemble))
+            peers.append(Peer(spec, _load(base, backend, precision), ensemble, blind))
         except Exception as exc:  # a missing weight file or a broken plugin must not stop the bench
             skipped[spec] = one_line(exc)
             report(f"skipped {spec}: {skipped[spec]}")
     return peers, skipped
 
 
-def split_ensemble(spec: str) -> tuple[str, bool]:
-    """'mwrcanet:tag+x8' -> ('mwrcanet:tag', True); other specs -> (spec, False)."""
-    if spec.endswith(ENSEMBLE_SUFFIX):
-        return spec[: -len(ENSEMBLE_SUFFIX)], True
-    return spec, False
+def split_suffixes(spec: str) -> tuple[str, bool, bool]:
+    """'mwrcanet:tag+blind+x8' -> ('mwrcanet:tag', ensemble True, blind True), in either order."""
+    found = {ENSEMBLE_SUFFIX: False, BLIND_SUFFIX: False}
+    while spec.endswith(tuple(found)):
+        suffix = next(s for s in found if spec.endswith(s))
+        spec, found[suffix] = spec[: -len(suffix)], True
+    return spec, found[ENSEMBLE_SUFFIX], found[BLIND_SUFFIX]
 
 
 def _load(spec: str, backend: str | None, precision: str = "fp32") -> Denoiser:
@@ -301,7 +307,8 @@ def _denoise(peer: Peer, noisy: np.ndarray, sigma: float | None) -> tuple[np.nda
     from zoo.inference import engine
 
     start = time.perf_counter()
-    out = engine.run(peer.denoiser, noisy, sigma if peer.denoiser.takes_sigma else None, ensemble=peer.ensemble)
+    given = peer.denoiser.uses_sigma and not peer.blind
+    out = engine.run(peer.denoiser, noisy, sigma if given else None, ensemble=peer.ensemble)
     return out, time.perf_counter() - start
 
 
@@ -321,7 +328,7 @@ def _estimate(first: float, total: int, report: Report) -> None:
 def _describe(peer: Peer) -> dict:
     d = peer.denoiser
     return {"label": peer.label, "architecture": d.architecture, "backend": d.backend, "precision": d.precision,
-            "takes_sigma": d.takes_sigma,
+            "takes_sigma": d.takes_sigma, "uses_sigma": d.uses_sigma and not peer.blind,
             "ensemble": peer.ensemble}
 
 

@@ -30,6 +30,12 @@ def train(
     val_every: int = typer.Option(500, "--val-every", help="Validate and checkpoint every N steps."),
     seed: int = typer.Option(0, "--seed", help="Seed for patches, noise and weights."),
     init: Optional[str] = typer.Option(None, "--init", help="Start from these weights (fine-tune)."),
+    grow: bool = typer.Option(False, "--grow", help="--init holds a smaller network of this architecture (fewer "
+                              "blocks, no noise map): start from what it computes, new blocks as identities."),
+    noise_map: bool = typer.Option(False, "--noise-map", help="Train with a noise-level map input (AWGN only), so "
+                                   "`zoo denoise --sigma` is used by the result; without --sigma it runs blind."),
+    map_drop: float = typer.Option(0.5, "--map-drop", help="With --noise-map: share of patches trained without "
+                                   "their level, so the network also runs blind."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when torch sees a GPU), cpu or cuda."),
     precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (autocast; torch backend)."),
@@ -45,9 +51,16 @@ def train(
     with reported():
         from zoo.training.config import TrainConfig
 
-        cfg = TrainConfig(model=model, preset=preset, channels=channels, data=tuple(str(d) for d in data), holdout=holdout, noise=noise,
-                          patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, init=init, val_every=val_every,
-                          threads=threads, device=device, precision=precision, workers=workers)
+        from pydantic import ValidationError
+
+        try:
+            cfg = TrainConfig(model=model, preset=preset, channels=channels, data=tuple(str(d) for d in data), holdout=holdout, noise=noise,
+                              patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, init=init, grow=grow, noise_map=noise_map, map_drop=map_drop, val_every=val_every,
+                              threads=threads, device=device, precision=precision, workers=workers)
+        except ValidationError as exc:  # a bad option value: one line naming it, as the CLI's own checks give
+            error = exc.errors()[0]
+            option = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "an option"
+            raise ZooError(f"{option}: {error['msg'].removeprefix('Value error, ')}") from None
         command = _command_line(cfg, out, backend)
         try:
             card = _run(cfg, out, resume, backend, command, nproc)
@@ -71,9 +84,10 @@ def _command_line(cfg, out: Path, backend: str) -> str:
                "noise": cfg.noise, "patch": cfg.patch,
                "batch": cfg.batch, "steps": cfg.steps, "lr": cfg.lr, "loss": cfg.loss, "channels": cfg.channels,
                "holdout": cfg.holdout, "val-every": cfg.val_every, "seed": cfg.seed, "init": cfg.init and portable(cfg.init),
-               "device": cfg.device, "precision": cfg.precision, "backend": backend}
-    args = [f"--{k} {shlex.quote(str(v))}" for k, values in options.items() if values is not None
-            for v in (values if k == "data" else (values,))]
+               "grow": cfg.grow or None, "noise-map": cfg.noise_map or None,
+               "map-drop": cfg.map_drop if cfg.noise_map else None, "device": cfg.device, "precision": cfg.precision, "backend": backend}
+    args = [f"--{k}" if v is True else f"--{k} {shlex.quote(str(v))}" for k, values in options.items()
+            if values is not None for v in (values if k == "data" else (values,))]
     return f"zoo train {cfg.model} " + " ".join(args)
 
 
@@ -89,7 +103,7 @@ def _run(cfg, out: Path, resume: bool, backend: str, command: str, nproc: int = 
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[info]}"))
-    with Progress(*columns, console=console.err, disable=not parallel.from_env().main) as progress:
+    with Progress(*columns, console=console.err, disable=not parallel.from_env().main, transient=True) as progress:
         task = progress.add_task(f"train {cfg.model}", total=cfg.steps, info="")
 
         def on_step(step: int, metrics: dict) -> None:

@@ -180,7 +180,7 @@ def build(arch: Any, config: Any, runtime: str) -> RuntimeDenoiser:
                                       f"pip install '{INSTALL_HINTS[runtime]}'")
     torch_denoiser = arch.build(config, "torch")
     torch_denoiser.architecture, torch_denoiser.backend = arch.name, "torch"
-    if getattr(torch_denoiser, "takes_sigma", False):
+    if getattr(torch_denoiser, "uses_sigma", False):
         raise BackendUnavailableError(f"{arch.name} takes a noise level; its {runtime} graph is not supported yet "
                                       "(use --backend torch)")
     if not hasattr(torch_denoiser, "module"):

@@ -108,7 +108,7 @@ def export(denoiser: Any, path: Path, size: tuple[int, int], side: int | None = 
     height and width to ``path`` (atomically); its metadata records the sides it serves."""
     import torch
 
-    if getattr(denoiser, "takes_sigma", False):
+    if getattr(denoiser, "uses_sigma", False):
         raise BackendUnavailableError(f"{denoiser.architecture or type(denoiser).__name__} takes a noise level; "
                                       "its ONNX graph is not supported yet (use --backend torch)")
     wrapper = _Wrapped(denoiser)

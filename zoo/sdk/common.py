@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -11,6 +11,37 @@ from registry.errors import WeightsError
 # Test-time local pooling (TLC, arXiv 2112.04491): NAFNetLocal pools over a window 1.5x the
 # training patch, which keeps the statistics the attention saw in training on large test images.
 TLC_FACTOR = 1.5
+
+
+# A noise-level map (FFDNet, DRUNet) as two extra input planes: the level sigma/255, and 1 where
+# the level is known. A model trained with the level sometimes dropped (both planes 0) is the
+# same network blind and non-blind: ``--sigma`` given uses it, left out runs blind.
+NOISE_MAP_CHANNELS = 2
+
+
+def noise_map_field() -> Any:
+    """The ``noise_map`` config field every architecture with a noise-level map input declares."""
+    from pydantic import Field
+
+    return Field(False, description="Take a noise-level map (NOISE_MAP_CHANNELS planes after the image: "
+                 "sigma/255 and 'known'), so a given --sigma is used; trained with the level sometimes "
+                 "withheld (zoo train --noise-map), the same network runs blind without it.")
+
+
+def noise_level(sigma: float | None) -> tuple[float, float]:
+    """The map's value at every pixel for ``sigma`` (0-255 scale; None: unknown)."""
+    return (0.0, 0.0) if sigma is None else (float(sigma) / 255.0, 1.0)
+
+
+def noise_map_planes(shape: tuple[int, ...], sigma: float | None) -> np.ndarray:
+    """The NOISE_MAP_CHANNELS float32 planes for an NHWC batch of ``shape``."""
+    n, h, w = shape[:3]
+    return np.broadcast_to(np.asarray(noise_level(sigma), np.float32), (n, h, w, NOISE_MAP_CHANNELS))
+
+
+def uses_noise_map(config: object) -> bool:
+    """Whether a config asks for a noise-level map input (a ``noise_map`` field set True)."""
+    return bool(getattr(config, "noise_map", False))
 
 
 def tlc_kernel(train_size: int, downscale: int, factor: float = TLC_FACTOR) -> int:

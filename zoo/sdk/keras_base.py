@@ -42,8 +42,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.sdk.common import check_state
-from zoo.sdk.sigma import EstimatesSigma
+from zoo.sdk.common import NOISE_MAP_CHANNELS, check_state, uses_noise_map
+from zoo.sdk.sigma import SIGMA_SCALE, EstimatesSigma
 from registry.config import DenoiserConfig
 from registry.denoiser import Denoiser
 from registry.errors import ZooError
@@ -179,8 +179,16 @@ class KerasDenoiser(EstimatesSigma, Denoiser):
         self._run = tf.function(self.run_model, reduce_retracing=True, jit_compile=compile or None)
         self.compiled = compile
 
+    @property
+    def uses_sigma(self) -> bool:
+        """As TorchDenoiser.uses_sigma: a ``noise_map`` config uses a given sigma, else runs blind."""
+        return self.takes_sigma or uses_noise_map(self.config)
+
     def run_model(self, x: tf.Tensor, sigma: float | None) -> tf.Tensor:
-        """Run the model on an NHWC batch; override to feed ``sigma`` to models that take it."""
+        """Run the model on an NHWC batch; override to feed ``sigma`` to models that take it.
+        With ``config.noise_map`` the model gets the map's planes after the image's channels."""
+        if uses_noise_map(self.config):
+            x = with_noise_map(x, sigma)
         return self.model(x, training=False)
 
     def forward(self, batch: np.ndarray, sigma: float | None) -> np.ndarray:
@@ -199,6 +207,42 @@ class KerasDenoiser(EstimatesSigma, Denoiser):
         for k in check_state(shapes, state, strict, label):
             p = self.params[k]
             p.variable.assign(p.from_canonical(np.asarray(state[k])).astype(p.variable.dtype))
+
+
+def with_noise_map(x: tf.Tensor, sigma: tf.Tensor | None) -> tf.Tensor:
+    """``x`` (N, H, W, C) with the noise-level map's planes appended (zoo.sdk.common.noise_map_planes);
+    ``sigma`` is a float32 scalar tensor (0-255 scale) or None."""
+    ones = tf.ones_like(x[..., :1])
+    if sigma is None:
+        level = [ones * 0.0, ones * 0.0]
+    else:
+        level = [ones * (tf.cast(sigma, x.dtype) / SIGMA_SCALE), ones]
+    return tf.concat([x, *level], axis=-1)
+
+
+class Channels(keras.layers.Layer):
+    """Channels ``start:stop`` of an NHWC tensor (the image part of an input with a noise map)."""
+
+    def __init__(self, start: int, stop: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start, self.stop = start, stop
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return x[..., self.start : self.stop]
+
+    def compute_output_shape(self, s: tuple) -> tuple:
+        return (*s[:3], self.stop - self.start)
+
+
+def model_input(colors: int, config: Any, size: int | None = None) -> tuple[Any, Any]:
+    """(the Keras input, its image channels): with ``config.noise_map`` the input has the map's
+    planes after the ``colors`` image channels, which the first convolution sees and the global
+    residual does not."""
+    if not uses_noise_map(config):
+        x = keras.Input((size, size, colors), name="image")
+        return x, x
+    x = keras.Input((size, size, colors + NOISE_MAP_CHANNELS), name="image")
+    return x, Channels(0, colors, name="image_channels")(x)
 
 
 def count_parameters(model: Any) -> int:

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.sdk.common import check_state
+from zoo.sdk.common import NOISE_MAP_CHANNELS, check_state, noise_level, uses_noise_map
 from zoo.sdk.sigma import EstimatesSigma
 from registry.config import DenoiserConfig
 from registry.denoiser import PRECISIONS, Denoiser
@@ -78,8 +78,17 @@ class TorchDenoiser(EstimatesSigma, Denoiser):
         self._run = torch.compile(run, dynamic=False) if compile else run
         self.precision, self.compiled = precision, compile
 
+    @property
+    def uses_sigma(self) -> bool:
+        """A config with ``noise_map`` feeds a given sigma as a noise-level map, and runs blind
+        without one (see :mod:`zoo.sdk.sigma`)."""
+        return self.takes_sigma or uses_noise_map(self.config)
+
     def run_module(self, x: torch.Tensor, sigma: float | None) -> torch.Tensor:
-        """Run the module on an NCHW batch; override to feed ``sigma`` to models that take it."""
+        """Run the module on an NCHW batch; override to feed ``sigma`` to models that take it.
+        With ``config.noise_map`` the module gets the map's planes after the image's channels."""
+        if uses_noise_map(self.config):
+            x = with_noise_map(x, sigma)
         return self.module(x)
 
     def forward(self, batch: np.ndarray, sigma: float | None) -> np.ndarray:
@@ -102,6 +111,13 @@ class TorchDenoiser(EstimatesSigma, Denoiser):
 
     def _label(self) -> str:
         return f"{self.architecture or type(self).__name__} ({self.backend})"
+
+
+def with_noise_map(x: torch.Tensor, sigma: float | None) -> torch.Tensor:
+    """``x`` (N, C, H, W) with the noise-level map's planes appended (zoo.sdk.common.noise_map_planes)."""
+    n, _, h, w = x.shape
+    planes = torch.tensor(noise_level(sigma), dtype=x.dtype, device=x.device).view(1, NOISE_MAP_CHANNELS, 1, 1)
+    return torch.cat([x, planes.expand(n, NOISE_MAP_CHANNELS, h, w)], dim=1)
 
 
 def count_parameters(module: nn.Module) -> int:

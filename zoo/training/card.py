@@ -9,7 +9,7 @@ from typing import Any
 
 from zoo.atomic import atomic_path
 from zoo.imaging.noise import NoiseSpec
-from zoo.training.config import TrainConfig, TrainState, channel_config
+from zoo.training.config import TrainConfig, TrainState, architecture_config
 from zoo.weights.files import save_state
 from zoo.weights.metadata import describe
 
@@ -45,7 +45,7 @@ def card_config(cfg: TrainConfig, config_type: type) -> dict[str, Any]:
     fields = config_type.model_fields
     extra = {"train_size": cfg.patch} if "train_size" in fields else {}
     local = {name: "local" for name in ("attention_pooling", "image_pooling") if name in fields}
-    return {**channel_config(cfg), **extra, **local}
+    return {**architecture_config(cfg), **extra, **local}
 
 
 def portable(path: str) -> str:

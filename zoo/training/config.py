@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 class TrainConfig(BaseModel):
     """Everything a training run depends on; stored in checkpoints and model cards."""
@@ -30,6 +30,13 @@ class TrainConfig(BaseModel):
     loss: str = Field("l1", description="'l1' or 'l2'.")
     seed: int = Field(0, description="Seeds patches, noise and initial weights.")
     init: str | None = Field(None, description="Start from these weights (fine-tuning) instead of random ones.")
+    grow: bool = Field(False, description="--init holds a smaller network of the same architecture (fewer blocks, "
+                       "no noise-level map): copy it in, new input planes at zero weight and new residual "
+                       "blocks as identities, so training starts from what the smaller network computes.")
+    noise_map: bool = Field(False, description="Give the network a noise-level map input (AWGN noise only): "
+                            "a given --sigma is then used at inference, and blind stays possible.")
+    map_drop: float = Field(0.5, ge=0, le=1, description="Share of training patches whose noise level is "
+                            "withheld (map planes 0), so that the network also learns to run blind.")
     # -- bookkeeping
     val_every: int = Field(500, ge=1, description="Validate (and checkpoint) every N steps.")
     val_sigma: float = Field(25.0, description="AWGN sigma of the validation set for AWGN specs.")
@@ -46,6 +53,14 @@ class TrainConfig(BaseModel):
     def _folders(cls, value: Any) -> Any:
         return (value,) if isinstance(value, (str, Path)) else value  # one folder, as before
 
+    @model_validator(mode="after")
+    def _map_needs_a_level(self) -> TrainConfig:
+        if self.noise_map and not self.noise.startswith("awgn"):
+            raise ValueError(f"--noise-map needs AWGN noise (awgn:LOW-HIGH), whose level is known; got {self.noise}")
+        if self.grow and self.init is None:
+            raise ValueError("--grow starts from smaller weights: give them with --init")
+        return self
+
 
 # Options that change how fast a run goes, not what it computes: a checkpoint resumes under others.
 RUNTIME_OPTIONS = {"steps", "val_every", "threads", "device", "workers", "precision"}
@@ -58,6 +73,8 @@ class TrainState:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def channel_config(cfg: TrainConfig) -> dict[str, Any]:
-    """Config overrides for ``--channels separate``: one single-channel network for R, G and B."""
-    return {"image_channels": 1} if cfg.channels == "separate" else {}
+def architecture_config(cfg: TrainConfig) -> dict[str, Any]:
+    """Config overrides a run asks for: ``--channels separate`` (one single-channel network for R,
+    G and B) and ``--noise-map``."""
+    return {**({"image_channels": 1} if cfg.channels == "separate" else {}),
+            **({"noise_map": True} if cfg.noise_map else {})}

@@ -15,6 +15,7 @@ import numpy as np
 
 from registry.errors import ZooError
 from zoo.imaging.noise import NoiseSpec
+from zoo.sdk.common import noise_map_planes
 from zoo.training.config import TrainConfig
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
@@ -49,7 +50,8 @@ def split_folders(folders: tuple[str, ...], holdout: int) -> tuple[list[list[Pat
 
 
 def load_sampler(train: list[list[Path]], cfg: TrainConfig, spec: NoiseSpec) -> PatchSampler:
-    return PatchSampler([[read_rgb(p) for p in files] for files in train], cfg.patch, spec)
+    return PatchSampler([[read_rgb(p) for p in files] for files in train], cfg.patch, spec,
+                        cfg.map_drop if cfg.noise_map else None)
 
 
 class PatchSampler:
@@ -58,30 +60,41 @@ class PatchSampler:
     ``images`` is one list of photos, or a list of such lists (one per folder). A folder is drawn
     with probability proportional to its pixels, then a photo of it uniformly; with one folder no
     folder is drawn, so the random stream is the one single-folder runs have always used.
+
+    ``map_drop`` set (a probability) appends the noise-level map's planes to each noisy patch
+    (zoo.sdk.common.noise_map_planes) with the patch's sigma, withheld with that probability.
     """
 
-    def __init__(self, images: list[np.ndarray] | list[list[np.ndarray]], patch: int, noise: NoiseSpec):
+    def __init__(self, images: list[np.ndarray] | list[list[np.ndarray]], patch: int, noise: NoiseSpec,
+                 map_drop: float | None = None):
         groups = images if images and isinstance(images[0], list) else [images]
         small = [i for group in groups for i in group if min(i.shape[:2]) < patch]
         if small:
             raise ZooError(f"{len(small)} training images are smaller than the {patch}px patch")
         pixels = np.array([sum(i.shape[0] * i.shape[1] for i in group) for group in groups], dtype=np.float64)
         self.groups, self.share = groups, pixels / pixels.sum()
-        self.patch, self.noise = patch, noise
+        self.patch, self.noise, self.map_drop = patch, noise, map_drop
 
     def batch(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` noisy/clean pairs drawn from ``rng`` (the trainers pass :func:`batch_rng`)."""
         pairs = [self._one(rng) for _ in range(n)]
-        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+        noisy = np.stack([p[0] for p in pairs])
+        if self.map_drop is not None:  # drawn after the patches: runs without a map see the same stream
+            withheld = rng.random(n) < self.map_drop
+            planes = [noise_map_planes((1, *noisy.shape[1:3]), None if drop else p[2])[0]
+                      for p, drop in zip(pairs, withheld)]
+            noisy = np.concatenate([noisy, np.stack(planes)], axis=3)
+        return noisy, np.stack([p[1] for p in pairs])
 
-    def _one(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _one(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         group = self.groups[rng.choice(len(self.groups), p=self.share)] if len(self.groups) > 1 else self.groups[0]
         img = group[rng.integers(len(group))]
         y = rng.integers(img.shape[0] - self.patch + 1)
         x = rng.integers(img.shape[1] - self.patch + 1)
         clean = dihedral(img[y : y + self.patch, x : x + self.patch], int(rng.integers(8)))
         clean = clean.astype(np.float32) / 255.0
-        return self.noise.apply(clean, rng)[0], clean
+        noisy, sigma = self.noise.apply(clean, rng)
+        return noisy, clean, sigma
 
 
 def dihedral(img: np.ndarray, k: int) -> np.ndarray:
@@ -128,8 +141,18 @@ def make_output_folder(out: Path) -> None:
         raise ZooError(f"cannot create the output folder {Path(out).parent}: {exc.strerror or exc}") from None
 
 
-def inference(denoiser: Any) -> Callable[[np.ndarray], np.ndarray]:
+def inference(denoiser: Any, sigma: float | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """Whole-image inference through the tiled engine, as `zoo denoise` runs it (for validation)."""
     from zoo.inference import engine
 
-    return lambda noisy: engine.run(denoiser, noisy)
+    return lambda noisy: engine.run(denoiser, noisy, sigma)
+
+
+def validate(denoiser: Any, pairs: list[tuple[np.ndarray, np.ndarray]], cfg: TrainConfig) -> dict[str, float]:
+    """Validation metrics: blind (``psnr``, ``ssim``), and for a noise-map run also with the
+    validation sigma given (``given_psnr``, ``given_ssim``)."""
+    metrics = evaluate(inference(denoiser), pairs)
+    if cfg.noise_map:
+        given = evaluate(inference(denoiser, cfg.val_sigma), pairs)
+        metrics.update({f"given_{k}": v for k, v in given.items()})
+    return metrics

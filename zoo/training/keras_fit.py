@@ -19,9 +19,9 @@ import tensorflow as tf
 from registry.errors import ZooError
 from zoo.imaging.noise import NoiseSpec
 from zoo.training.card import finish
-from zoo.training.config import TrainConfig, TrainState
-from zoo.training.data import (PatchSampler, batch_rng, evaluate, inference, load_sampler, make_output_folder, read_rgb,
-                               split_folders, validation_set)
+from zoo.training.config import TrainConfig, TrainState, architecture_config
+from zoo.training.data import (PatchSampler, batch_rng, load_sampler, make_output_folder, read_rgb, split_folders,
+                               validate, validation_set)
 
 
 def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, float]], None] | None = None,
@@ -33,7 +33,7 @@ def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, f
         raise ZooError("--precision bf16 is offered by the torch backend only")
     make_output_folder(out)
     keras.utils.set_random_seed(cfg.seed)
-    denoiser = load(cfg.model, backend="tensorflow", preset=cfg.preset, pretrained=False)
+    denoiser = load(cfg.model, backend="tensorflow", preset=cfg.preset, pretrained=False, **architecture_config(cfg))
     train_files, val_files = split_folders(cfg.data, cfg.holdout)
     spec = NoiseSpec.parse(cfg.noise)
     sampler = load_sampler(train_files, cfg, spec)
@@ -85,7 +85,7 @@ class Progress(keras.callbacks.Callback):
         self.state.step += 1
         metrics = {"loss": float((logs or {}).get("loss", np.nan))}
         if self.state.step % self.cfg.val_every == 0 or self.state.step == self.cfg.steps:
-            metrics.update({f"val_{k}": v for k, v in evaluate(inference(self.denoiser), self.val).items()})
+            metrics.update({f"val_{k}": v for k, v in validate(self.denoiser, self.val, self.cfg).items()})
             self.state.wall = time.perf_counter() - self.start
             self.state.history.append({"step": self.state.step, **metrics})
         if self.on_step:

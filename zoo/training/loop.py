@@ -21,9 +21,10 @@ from zoo.atomic import atomic_path
 from zoo.imaging.noise import NoiseSpec
 from zoo.training import parallel
 from zoo.training.card import finish
-from zoo.training.config import RUNTIME_OPTIONS, TrainConfig, TrainState, channel_config
-from zoo.training.data import (PatchSampler, batch_rng, evaluate, inference, load_sampler, lr_at, make_output_folder,
-                               read_rgb, split_folders, validation_set)
+from zoo.training.config import RUNTIME_OPTIONS, TrainConfig, TrainState
+from zoo.training.data import (PatchSampler, batch_rng, load_sampler, lr_at, make_output_folder, read_rgb, split_folders,
+                               validate, validation_set)
+from zoo.training.grow import starting_point
 
 def train(cfg: TrainConfig, out: Path, resume: bool = False, on_step: Callable[[int, dict[str, float]], None] | None = None,
           command: str = "", group: parallel.Group | None = None) -> dict[str, Any]:
@@ -50,14 +51,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, on_step: Any, command: str
            device: Any) -> dict[str, Any]:
     import torch
 
-    from zoo.weights.loader import load
-
     make_output_folder(out)
     if cfg.threads or group.local_world > 1 and device.type == "cpu":  # processes on one machine share its cores
         torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // group.local_world))
     torch.manual_seed(cfg.seed)
-    denoiser = load(cfg.model, backend="torch", preset=cfg.preset, pretrained=cfg.init is not None,
-                        weights=cfg.init, **channel_config(cfg))
+    denoiser = starting_point(cfg)
     from zoo.sdk import movable
 
     module = movable(denoiser, "`zoo train`").to(device).module.train()
@@ -72,12 +70,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, on_step: Any, command: str
     sampler = load_sampler(train_files, cfg, spec)
     val = validation_set([read_rgb(p) for p in val_files], spec, cfg.val_sigma, cfg.seed)
     loss_fn = torch.nn.L1Loss() if cfg.loss == "l1" else torch.nn.MSELoss()
-    infer = inference(denoiser)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     run = _Run(cfg, module, optim, loss_fn, autocast, device, state, time.perf_counter() - state.wall, ckpt,
                group, parallel.wrap(module, group, device))
     try:
-        _loop(run, sampler, lambda: evaluate(infer, val), on_step)
+        _loop(run, sampler, lambda: validate(denoiser, val, cfg), on_step)
     except KeyboardInterrupt:  # Ctrl-C keeps the steps done so far; the step in progress is redone
         if not group.main:
             raise
