@@ -36,10 +36,11 @@ def test_a_noise_map_model_uses_a_given_sigma_and_runs_blind_without(arch, prese
     x = _image()
     blind, s15, s50 = (d.denoise_batch(x, s) for s in (None, 15.0, 50.0))
     assert np.abs(s15 - s50).max() > 1e-3 and np.abs(blind - s15).max() > 1e-3
-    # blind is the map's planes at 0; a given sigma is sigma/255 and 1
-    planes = torch.zeros(1, 2, 40, 40)
-    direct = d.module(torch.cat([torch.from_numpy(x).permute(0, 3, 1, 2), planes], 1)).permute(0, 2, 3, 1)
-    np.testing.assert_allclose(blind, np.clip(direct.detach().numpy(), 0, 1), atol=1e-6)
+    # blind is the map's planes at 0; sigma S is S / NOISE_LEVEL_SCALE and 1
+    image = torch.from_numpy(x).permute(0, 3, 1, 2)
+    for planes, out in ((torch.zeros(1, 2, 40, 40), blind), (torch.tensor([0.3, 1.0]).view(1, 2, 1, 1), s15)):
+        direct = d.module(torch.cat([image, planes.expand(1, 2, 40, 40)], 1)).permute(0, 2, 3, 1)
+        np.testing.assert_allclose(out, np.clip(direct.detach().numpy(), 0, 1), atol=1e-6)  # 15 / 50 = 0.3
 
 
 @pytest.mark.parametrize("arch,preset", ARCHES)
@@ -120,7 +121,7 @@ def test_the_sampler_appends_the_level_and_withholds_it_from_some_patches():
     level, known = noisy[:, 0, 0, 3], noisy[:, 0, 0, 4]
     assert set(np.unique(known)) == {0.0, 1.0} and 60 < known.sum() < 140
     assert not level[known == 0].any()
-    sigma = level[known == 1] * 255  # the patch's own sigma: its noise's spread agrees
+    sigma = level[known == 1] * 50  # the patch's own sigma (NOISE_LEVEL_SCALE): its noise's spread agrees
     residual = (noisy[known == 1, ..., :3] - clean[known == 1]).reshape(len(sigma), -1).std(axis=1) * 255
     assert np.all((sigma >= 5) & (sigma <= 50)) and np.corrcoef(sigma, residual)[0, 1] > 0.99
     assert (noisy[..., 3:] == noisy[:, :1, :1, 3:]).all()  # constant planes

@@ -29,7 +29,7 @@ def train(
     holdout: int = typer.Option(8, "--holdout", help="Last N photos of each --data folder held out for validation."),
     val_every: int = typer.Option(500, "--val-every", help="Validate and checkpoint every N steps."),
     seed: int = typer.Option(0, "--seed", help="Seed for patches, noise and weights."),
-    init: Optional[str] = typer.Option(None, "--init", help="Start from these weights (fine-tune)."),
+    init: Optional[str] = typer.Option(None, "--init", help="Start from these weights (fine-tune): a file, or ARCH:TAG for a pretrained tag."),
     grow: bool = typer.Option(False, "--grow", help="--init holds a smaller network of this architecture (fewer "
                               "blocks, no noise map): start from what it computes, new blocks as identities."),
     noise_map: bool = typer.Option(False, "--noise-map", help="Train with a noise-level map input (AWGN only), so "

@@ -13,10 +13,13 @@ from registry.errors import WeightsError
 TLC_FACTOR = 1.5
 
 
-# A noise-level map (FFDNet, DRUNet) as two extra input planes: the level sigma/255, and 1 where
-# the level is known. A model trained with the level sometimes dropped (both planes 0) is the
+# A noise-level map (FFDNet, DRUNet) as two extra input planes: the level sigma/NOISE_LEVEL_SCALE,
+# and 1 where the level is known. The scale puts the usual range (sigma 0-50) near [0, 1], like the
+# other plane and the pixels, so the map's weights, zero when a network is grown, learn as fast as
+# the image's (with Adam, scaling an input by k scales its weights' effect per step by k). A model trained with the level sometimes dropped (both planes 0) is the
 # same network blind and non-blind: ``--sigma`` given uses it, left out runs blind.
 NOISE_MAP_CHANNELS = 2
+NOISE_LEVEL_SCALE = 50.0
 
 
 def noise_map_field() -> Any:
@@ -24,13 +27,13 @@ def noise_map_field() -> Any:
     from pydantic import Field
 
     return Field(False, description="Take a noise-level map (NOISE_MAP_CHANNELS planes after the image: "
-                 "sigma/255 and 'known'), so a given --sigma is used; trained with the level sometimes "
+                 "sigma/50 and 'known'), so a given --sigma is used; trained with the level sometimes "
                  "withheld (zoo train --noise-map), the same network runs blind without it.")
 
 
 def noise_level(sigma: float | None) -> tuple[float, float]:
     """The map's value at every pixel for ``sigma`` (0-255 scale; None: unknown)."""
-    return (0.0, 0.0) if sigma is None else (float(sigma) / 255.0, 1.0)
+    return (0.0, 0.0) if sigma is None else (float(sigma) / NOISE_LEVEL_SCALE, 1.0)
 
 
 def noise_map_planes(shape: tuple[int, ...], sigma: float | None) -> np.ndarray:

@@ -42,8 +42,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.sdk.common import NOISE_MAP_CHANNELS, check_state, uses_noise_map
-from zoo.sdk.sigma import SIGMA_SCALE, EstimatesSigma
+from zoo.sdk.common import NOISE_LEVEL_SCALE, NOISE_MAP_CHANNELS, check_state, uses_noise_map
+from zoo.sdk.sigma import EstimatesSigma
 from registry.config import DenoiserConfig
 from registry.denoiser import Denoiser
 from registry.errors import ZooError
@@ -216,7 +216,7 @@ def with_noise_map(x: tf.Tensor, sigma: tf.Tensor | None) -> tf.Tensor:
     if sigma is None:
         level = [ones * 0.0, ones * 0.0]
     else:
-        level = [ones * (tf.cast(sigma, x.dtype) / SIGMA_SCALE), ones]
+        level = [ones * (tf.cast(sigma, x.dtype) / NOISE_LEVEL_SCALE), ones]
     return tf.concat([x, *level], axis=-1)
 
 

@@ -9,7 +9,7 @@
   inside ``forward``: it sees one tile, and per-tile estimates differ (and cost PSNR).
 - A config with ``noise_map = True`` (the built-in ``*_map`` tags) keeps ``takes_sigma = False``
   but ``uses_sigma``: a given sigma reaches the network as a noise-level map (two planes:
-  sigma/255, and 1 for "known"; zoo.sdk.common.noise_map_planes); without one both planes are 0
+  sigma/50, and 1 for "known"; zoo.sdk.common.noise_map_planes); without one both planes are 0
   and the network, trained with the level sometimes dropped, runs blind. Nothing is estimated.
 - ``TorchDenoiser`` and ``KerasDenoiser`` estimate with :func:`estimate_sigma` (the wavelet MAD
   estimate of :mod:`zoo.imaging.noise`); a plain ``Denoiser`` gets the same by inheriting

@@ -1,5 +1,6 @@
-"""Where a training run starts: random weights, a checkpoint of the same network (``--init``), or
-a smaller network of the same architecture grown into a larger one (``--init ... --grow``).
+"""Where a training run starts: random weights, weights of the same network (``--init FILE``, or
+``--init ARCH:TAG`` for a pretrained tag), or a smaller network of the same architecture grown
+into a larger one (``--init ... --grow``).
 
 Growing keeps what the smaller network computes: tensors it has are copied; input planes it
 lacks (a noise-level map) get zero weights; residual blocks it lacks start as identities, their
@@ -8,11 +9,12 @@ branch's last layer (the backend's ``residual_ends``) at zero. Training then onl
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from registry.errors import WeightsError, ZooError
+from registry.errors import UnknownModelError, WeightsError, ZooError
 from zoo.training.config import TrainConfig, architecture_config
 
 
@@ -21,15 +23,18 @@ def starting_point(cfg: TrainConfig) -> Any:
     from zoo.weights.loader import load
 
     overrides = architecture_config(cfg)
+    tag = _pretrained_tag(cfg)
     if not cfg.grow:
         try:
+            if tag is not None:
+                return load(tag, backend="torch", **overrides)
             return load(cfg.model, backend="torch", preset=cfg.preset, pretrained=cfg.init is not None,
                         weights=cfg.init, **overrides)
         except WeightsError as exc:
             if cfg.init is None:
                 raise
             raise WeightsError(f"{exc} (to start a larger network from smaller weights, add --grow)") from None
-    source = load(cfg.model, backend="torch", weights=cfg.init)
+    source = load(tag, backend="torch") if tag is not None else load(cfg.model, backend="torch", weights=cfg.init)
     own = {} if cfg.preset else _fields(source.config)
     target = load(cfg.model, backend="torch", preset=cfg.preset, pretrained=False, **{**own, **overrides})
     target.load_state_dict(grown(target.state_dict(), source.state_dict(), getattr(target, "residual_ends", ()),
@@ -62,6 +67,22 @@ def grown(fresh: dict[str, np.ndarray], small: dict[str, np.ndarray], residual_e
             raise ZooError(f"--grow: {name} is {tuple(old.shape)} in {source} and {tuple(new.shape)} in the new "
                            "network; only new blocks and new input planes can be grown (widths must match)")
     return state
+
+
+def _pretrained_tag(cfg: TrainConfig) -> str | None:
+    """``--init ARCH:TAG`` (a pretrained tag of the architecture being trained, not a file) as a
+    model name; None for a weights reference."""
+    from registry.manager import get_registry
+    from zoo.weights.names import parse_model
+
+    if cfg.init is None or Path(cfg.init).exists() or ":" not in cfg.init or "/" in cfg.init:
+        return None
+    name, tag = parse_model(cfg.init)
+    try:
+        same = get_registry().get(name).name == get_registry().get(cfg.model).name
+    except UnknownModelError:
+        return None
+    return cfg.init if tag is not None and same else None
 
 
 def _fields(config: Any) -> dict[str, Any]:
