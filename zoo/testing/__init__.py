@@ -96,7 +96,7 @@ class Conformance(CommandChecks):
         return self._built[backend]
 
     def sigma(self, denoiser: Denoiser) -> float | None:
-        return SIGMA if denoiser.takes_sigma else None
+        return SIGMA if denoiser.uses_sigma else None
 
     # -- per-backend checks
     def output(self, backend: str) -> np.ndarray:
@@ -273,5 +273,5 @@ def golden_psnr(denoiser: Denoiser, noise: str) -> float:
     from zoo.imaging.metrics import psnr
 
     noisy, clean = golden_pair(noise)
-    sigma = 25.0 if noise != "real" and denoiser.takes_sigma else None
+    sigma = 25.0 if noise != "real" and denoiser.uses_sigma else None
     return psnr(clean, engine.run(denoiser, noisy, sigma))
