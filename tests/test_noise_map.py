@@ -157,3 +157,23 @@ def test_zoo_train_map_and_grow_mistakes_are_one_line(ramp_photos, tmp_path):
     # a noise-map network does not take blind weights as they are: the error says what to add
     one_line_error(runner.invoke(app, tiny_train_args(ramp_photos, out, "--preset", "small", "--noise-map",
                                                       "--init", SMALL)), "add --grow")
+
+
+def test_varying_patches_ramp_the_noise_and_the_map_holds_it_per_pixel():
+    from zoo.imaging.noise import NoiseSpec
+    from zoo.training.data import PatchSampler
+
+    photos = [np.full((96, 96, 3), 128, np.uint8)]  # flat: what is left after the clean photo is noise
+    sampler = PatchSampler(photos, 96, NoiseSpec.parse("awgn:0-50"), map_drop=0.0, map_vary=1.0)
+    noisy, clean = sampler.batch(12, np.random.default_rng(3))
+    for patch, ref in zip(noisy, clean):
+        level = patch[..., 3] * 50
+        assert level.max() - level.min() > 1 and (patch[..., 4] == 1).all()
+        low, high = level < np.percentile(level, 25), level > np.percentile(level, 75)
+        noise = (patch[..., :3] - ref) * 255
+        # the noise's spread follows the map: the quarter with the lowest level against the highest
+        for part in (low, high):
+            assert noise[part].std() == pytest.approx(np.sqrt((level[part] ** 2).mean()), rel=0.1)
+    # a run without --map-vary keeps the stream it had: uniform noise, constant planes
+    uniform, _ = PatchSampler(photos, 96, NoiseSpec.parse("awgn:0-50"), map_drop=0.0).batch(4, np.random.default_rng(3))
+    assert all(np.ptp(p[..., 3]) == 0 for p in uniform)

@@ -30,7 +30,8 @@ def denoise(
     ),
     weights: Optional[str] = typer.Option(None, "--weights", help="Path, bundled:FILE or hf://ORG/REPO/FILE@REV."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Config preset (when no pretrained card fixes it)."),
-    sigma: Optional[float] = typer.Option(None, "--sigma", help="Noise sigma (0-255) for models that take one."),
+    sigma: Optional[float] = typer.Option(None, "--sigma", help="Noise sigma (0-255) for models that use one: "
+                                         "FFDNet and CBM3D (else they estimate it) and the *_map tags (else they run blind)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (one input only)."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs (created if needed)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs (never an input)."),

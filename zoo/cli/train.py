@@ -36,6 +36,8 @@ def train(
                                    "`zoo denoise --sigma` is used by the result; without --sigma it runs blind."),
     map_drop: float = typer.Option(0.5, "--map-drop", help="With --noise-map: share of patches trained without "
                                    "their level, so the network also runs blind."),
+    map_vary: float = typer.Option(0.0, "--map-vary", help="With --noise-map: share of patches whose noise "
+                                   "level ramps across the patch (the map gives it per pixel), so the map is read."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when torch sees a GPU), cpu or cuda."),
     precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (autocast; torch backend)."),
@@ -55,7 +57,7 @@ def train(
 
         try:
             cfg = TrainConfig(model=model, preset=preset, channels=channels, data=tuple(str(d) for d in data), holdout=holdout, noise=noise,
-                              patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, init=init, grow=grow, noise_map=noise_map, map_drop=map_drop, val_every=val_every,
+                              patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, init=init, grow=grow, noise_map=noise_map, map_drop=map_drop, map_vary=map_vary, val_every=val_every,
                               threads=threads, device=device, precision=precision, workers=workers)
         except ValidationError as exc:  # a bad option value: one line naming it, as the CLI's own checks give
             error = exc.errors()[0]
@@ -85,7 +87,8 @@ def _command_line(cfg, out: Path, backend: str) -> str:
                "batch": cfg.batch, "steps": cfg.steps, "lr": cfg.lr, "loss": cfg.loss, "channels": cfg.channels,
                "holdout": cfg.holdout, "val-every": cfg.val_every, "seed": cfg.seed, "init": cfg.init and portable(cfg.init),
                "grow": cfg.grow or None, "noise-map": cfg.noise_map or None,
-               "map-drop": cfg.map_drop if cfg.noise_map else None, "device": cfg.device, "precision": cfg.precision, "backend": backend}
+               "map-drop": cfg.map_drop if cfg.noise_map else None,
+               "map-vary": cfg.map_vary if cfg.noise_map else None, "device": cfg.device, "precision": cfg.precision, "backend": backend}
     args = [f"--{k}" if v is True else f"--{k} {shlex.quote(str(v))}" for k, values in options.items()
             if values is not None for v in (values if k == "data" else (values,))]
     return f"zoo train {cfg.model} " + " ".join(args)

@@ -36,10 +36,14 @@ def noise_level(sigma: float | None) -> tuple[float, float]:
     return (0.0, 0.0) if sigma is None else (float(sigma) / NOISE_LEVEL_SCALE, 1.0)
 
 
-def noise_map_planes(shape: tuple[int, ...], sigma: float | None) -> np.ndarray:
-    """The NOISE_MAP_CHANNELS float32 planes for an NHWC batch of ``shape``."""
+def noise_map_planes(shape: tuple[int, ...], sigma: float | np.ndarray | None) -> np.ndarray:
+    """The NOISE_MAP_CHANNELS float32 planes for an NHWC batch of ``shape``; ``sigma`` may also be
+    an HxW array, a level per pixel (spatially varying noise, as FFDNet's map allows)."""
     n, h, w = shape[:3]
-    return np.broadcast_to(np.asarray(noise_level(sigma), np.float32), (n, h, w, NOISE_MAP_CHANNELS))
+    if sigma is None or np.ndim(sigma) == 0:
+        return np.broadcast_to(np.asarray(noise_level(sigma), np.float32), (n, h, w, NOISE_MAP_CHANNELS))
+    level = np.broadcast_to(np.asarray(sigma, np.float32) / NOISE_LEVEL_SCALE, (n, h, w))
+    return np.stack([level, np.ones_like(level)], axis=-1)
 
 
 def uses_noise_map(config: object) -> bool:

@@ -37,6 +37,9 @@ class TrainConfig(BaseModel):
                             "a given --sigma is then used at inference, and blind stays possible.")
     map_drop: float = Field(0.5, ge=0, le=1, description="Share of training patches whose noise level is "
                             "withheld (map planes 0), so that the network also learns to run blind.")
+    map_vary: float = Field(0.0, ge=0, le=1, description="Share of training patches whose AWGN level ramps "
+                            "across the patch, the map giving it per pixel: a network grown from a blind "
+                            "one otherwise has little reason to read the map.")
     # -- bookkeeping
     val_every: int = Field(500, ge=1, description="Validate (and checkpoint) every N steps.")
     val_sigma: float = Field(25.0, description="AWGN sigma of the validation set for AWGN specs.")

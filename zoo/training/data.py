@@ -51,7 +51,7 @@ def split_folders(folders: tuple[str, ...], holdout: int) -> tuple[list[list[Pat
 
 def load_sampler(train: list[list[Path]], cfg: TrainConfig, spec: NoiseSpec) -> PatchSampler:
     return PatchSampler([[read_rgb(p) for p in files] for files in train], cfg.patch, spec,
-                        cfg.map_drop if cfg.noise_map else None)
+                        cfg.map_drop if cfg.noise_map else None, cfg.map_vary)
 
 
 class PatchSampler:
@@ -63,17 +63,20 @@ class PatchSampler:
 
     ``map_drop`` set (a probability) appends the noise-level map's planes to each noisy patch
     (zoo.sdk.common.noise_map_planes) with the patch's sigma, withheld with that probability.
+    ``map_vary`` (a probability) gives a patch spatially varying AWGN instead: its level ramps
+    between two levels of the spec's range in a random direction, and the map holds it per pixel.
+    A blind network can only estimate such a level locally, so the map is worth reading.
     """
 
     def __init__(self, images: list[np.ndarray] | list[list[np.ndarray]], patch: int, noise: NoiseSpec,
-                 map_drop: float | None = None):
+                 map_drop: float | None = None, map_vary: float = 0.0):
         groups = images if images and isinstance(images[0], list) else [images]
         small = [i for group in groups for i in group if min(i.shape[:2]) < patch]
         if small:
             raise ZooError(f"{len(small)} training images are smaller than the {patch}px patch")
         pixels = np.array([sum(i.shape[0] * i.shape[1] for i in group) for group in groups], dtype=np.float64)
         self.groups, self.share = groups, pixels / pixels.sum()
-        self.patch, self.noise, self.map_drop = patch, noise, map_drop
+        self.patch, self.noise, self.map_drop, self.map_vary = patch, noise, map_drop, map_vary
 
     def batch(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` noisy/clean pairs drawn from ``rng`` (the trainers pass :func:`batch_rng`)."""
@@ -81,8 +84,12 @@ class PatchSampler:
         noisy = np.stack([p[0] for p in pairs])
         if self.map_drop is not None:  # drawn after the patches: runs without a map see the same stream
             withheld = rng.random(n) < self.map_drop
-            planes = [noise_map_planes((1, *noisy.shape[1:3]), None if drop else p[2])[0]
-                      for p, drop in zip(pairs, withheld)]
+            planes = []
+            for i, ((_, clean, sigma), drop) in enumerate(zip(pairs, withheld)):
+                if self.map_vary and rng.random() < self.map_vary:
+                    sigma = level_ramp(rng, clean.shape[:2], self.noise.sigma)
+                    noisy[i] = clean + rng.standard_normal(clean.shape, dtype=np.float32) * (sigma / 255.0)[..., None]
+                planes.append(noise_map_planes((1, *clean.shape[:2]), None if drop else sigma)[0])
             noisy = np.concatenate([noisy, np.stack(planes)], axis=3)
         return noisy, np.stack([p[1] for p in pairs])
 
@@ -95,6 +102,18 @@ class PatchSampler:
         clean = clean.astype(np.float32) / 255.0
         noisy, sigma = self.noise.apply(clean, rng)
         return noisy, clean, sigma
+
+
+def level_ramp(rng: np.random.Generator, size: tuple[int, int], levels: tuple[float, float]) -> np.ndarray:
+    """An HxW float32 noise level going linearly from one level to another (both drawn from
+    ``levels``) across the patch, in a random direction."""
+    h, w = size
+    start, end = rng.uniform(*levels, size=2)
+    angle = rng.uniform(0, 2 * np.pi)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = x * np.cos(angle) + y * np.sin(angle)
+    t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+    return (start + (end - start) * t).astype(np.float32)
 
 
 def dihedral(img: np.ndarray, k: int) -> np.ndarray:
