@@ -153,6 +153,7 @@ def test_zoo_train_map_and_grow_mistakes_are_one_line(ramp_photos, tmp_path):
     one_line_error(runner.invoke(app, tiny_train_args(ramp_photos, out, "--noise", "camera", "--noise-map")),
                    "--noise-map needs AWGN noise")
     one_line_error(runner.invoke(app, tiny_train_args(ramp_photos, out, "--grow")), "give them with --init")
+    one_line_error(runner.invoke(app, tiny_train_args(ramp_photos, out, "--map-vary", "0.5")), "add --noise-map")
     one_line_error(runner.invoke(app, tiny_train_args(ramp_photos, out, "--lr", "0")), "--lr")
     # a noise-map network does not take blind weights as they are: the error says what to add
     one_line_error(runner.invoke(app, tiny_train_args(ramp_photos, out, "--preset", "small", "--noise-map",

@@ -14,10 +14,11 @@ TLC_FACTOR = 1.5
 
 
 # A noise-level map (FFDNet, DRUNet) as two extra input planes: the level sigma/NOISE_LEVEL_SCALE,
-# and 1 where the level is known. The scale puts the usual range (sigma 0-50) near [0, 1], like the
-# other plane and the pixels, so the map's weights, zero when a network is grown, learn as fast as
-# the image's (with Adam, scaling an input by k scales its weights' effect per step by k). A model trained with the level sometimes dropped (both planes 0) is the
-# same network blind and non-blind: ``--sigma`` given uses it, left out runs blind.
+# and 1 where the level is known. A model trained with the level sometimes withheld (both planes 0)
+# is the same network blind and non-blind: ``--sigma`` given is used, left out it runs blind.
+# The scale puts the usual range (sigma 0-50) near [0, 1], like the other plane and the pixels, so
+# the map's weights, zero when a network is grown, learn as fast as the image's (with Adam,
+# scaling an input by k scales its weights' effect per step by k).
 NOISE_MAP_CHANNELS = 2
 NOISE_LEVEL_SCALE = 50.0
 

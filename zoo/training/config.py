@@ -60,6 +60,8 @@ class TrainConfig(BaseModel):
     def _map_needs_a_level(self) -> TrainConfig:
         if self.noise_map and not self.noise.startswith("awgn"):
             raise ValueError(f"--noise-map needs AWGN noise (awgn:LOW-HIGH), whose level is known; got {self.noise}")
+        if self.map_vary and not self.noise_map:
+            raise ValueError("--map-vary varies the level the noise map gives: add --noise-map")
         if self.grow and self.init is None:
             raise ValueError("--grow starts from smaller weights: give them with --init")
         return self
