@@ -158,6 +158,22 @@ def test_denoise_dataset_gives_a_status_row_per_file(ray_cluster, photos, tmp_pa
     assert len(outputs(tmp_path / "out")) == 4
 
 
+def test_denoise_dataset_takes_the_mix_and_compare_as_zoo_denoise_does(ray_cluster, photos, tmp_path):
+    from registry.errors import ZooError
+    from zoo.distributed import denoise_dataset
+
+    with pytest.raises(ZooError, match="strength"):
+        denoise_dataset([str(photos)], "mwrcanet", strength=2)  # refused on the driver, before any work
+    dataset = denoise_dataset([str(photos)], "mwrcanet", out_dir=tmp_path / "out", workers=1, backend="torch",
+                              strength=0, compare=True)
+    rows = dataset.take_all()
+    assert [r["status"] for r in rows] == ["written"] * 4
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert all("mwrcanet-strength0" in n for n in names) and sum("_compare-" in n for n in names) == 4
+    for row in rows:  # strength 0 is the input itself
+        assert np.array_equal(np.asarray(Image.open(row["output"])), np.asarray(Image.open(row["input"])))
+
+
 def test_a_file_that_kills_its_worker_every_time_fails_after_the_retries(tmp_path):
     pytest.importorskip("ray")
     from zoo import atomic

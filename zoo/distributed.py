@@ -83,19 +83,30 @@ def denoise_dataset(
     are collected on the driver, never pixels). The batch is planned as ``zoo denoise`` plans it
     (``out_dir``, ``name_template``, ``overwrite``, ``recursive``); ``options`` are ``zoo.load``'s
     (``weights``, ``backend``, ``precision``, ...), the engine's (``sigma``, ``max_memory``,
-    ``tile``, ``ensemble``) and ``quality`` (JPEG and WebP outputs, as ``zoo denoise --quality``). Needs ``ray.init()`` first (or starts Ray as ``ray.data`` does).
+    ``tile``, ``ensemble``), ``quality`` (JPEG and WebP outputs, as ``zoo denoise --quality``),
+    ``strength`` and ``chroma_strength`` (the mix, also in output names) and ``compare`` (True: a
+    before/after crop beside each output), as ``zoo denoise`` has them. Needs ``ray.init()``
+    first (or starts Ray as ``ray.data`` does).
     Nothing runs until the Dataset is consumed; a file whose worker died is retried, and one
     that kills its worker every time has no row.
     """
+    from zoo.inference import compare, strength
+
     ray_engine = _engine()
-    run_keys = {"sigma", "max_memory", "tile", "ensemble", "allow_large", "quality"}
-    run = batch.make_options(**{k: v for k, v in options.items() if k in run_keys})
+    run_keys = {"sigma", "max_memory", "tile", "ensemble", "allow_large", "quality", "strength", "chroma_strength"}
+    wants_compare = bool(options.pop("compare", False))
+    mix = strength.check(options.get("strength", 1.0), options.get("chroma_strength"), flag="")
     spec = ModelSpec(model, {k: v for k, v in options.items() if k not in run_keys}, device)
-    label = output_label(model, spec.load.get("weights"))
+    label = "-".join(filter(None, (output_label(model, spec.load.get("weights")), strength.describe(*mix))))
+    run = batch.make_options(**{k: v for k, v in options.items() if k in run_keys},
+                             compare=label if wants_compare else None)
     jobs = batch.expand_inputs(_paths(paths_or_dataset), recursive)
     out = Path(out_dir) if out_dir is not None else None
     batch.drop_own_outputs(jobs, label, name_template, out)
+    compare.drop_compares(jobs, label)
     batch.plan_outputs(jobs, label, None, out, overwrite, name_template)
+    if wants_compare:
+        compare.plan(jobs, label, overwrite)
     import ray
 
     resources = ray.cluster_resources() if ray.is_initialized() else {}
