@@ -243,3 +243,34 @@ def test_openvino_in_a_process_of_its_own(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and " skipped" not in result.stdout, result.stdout[-1000:]
 
+
+
+def test_int8_keeps_attention_convolutions_float_whatever_the_node_names():
+    """Static graphs (inputs below the pooling window) come from torch.export with generic node
+    names; the attention branch is found by its place in the graph too."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from zoo.runtimes import quantize
+
+    def conv(name: str, src: str, dst: str) -> onnx.NodeProto:
+        return helper.make_node("Conv", [src, f"{name}.w"], [dst], name=name)
+
+    nodes = [conv("node_conv2d", "x", "a"), helper.make_node("Relu", ["a"], ["b"], name="n1"),
+             conv("node_conv2d_1", "b", "c"),  # the main path
+             helper.make_node("GlobalAveragePool", ["c"], ["p"], name="n2"),
+             conv("node_conv2d_2", "p", "r"), helper.make_node("Relu", ["r"], ["r2"], name="n3"),
+             conv("node_conv2d_3", "r2", "e"), helper.make_node("Sigmoid", ["e"], ["g"], name="n4"),
+             helper.make_node("Mul", ["c", "g"], ["m"], name="n5"),
+             conv("node_conv2d_4", "m", "y1"), conv("node_conv2d_5", "y1", "y")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    kept = quantize.kept_in_float(helper.make_model(graph))
+    assert kept == ["node_conv2d", "node_conv2d_2", "node_conv2d_3", "node_conv2d_5"]  # first, branch, last
+
+    d = zoo.load("mwrcanet:awgn_small", backend="onnx")
+    d.prepare()
+    static = onnx.load(str(graphs.graph_for(d.torch, d.weights_sha256, 32, 32, d.min_side)))
+    dynamic = onnx.load(str(graphs.graph_for(d.torch, d.weights_sha256, 256, 256, d.min_side)))
+    assert static.graph.node[0].name != dynamic.graph.node[0].name  # the names differ ...
+    assert len(quantize.kept_in_float(static)) == len(quantize.kept_in_float(dynamic)) == 22  # ... what stays float not

@@ -4,7 +4,8 @@ The fp32 graph (zoo.runtimes.graphs) is quantised to QDQ form: convolution weigh
 output channel, activations uint8 per tensor, ranges calibrated (MinMax) on noisy patches.
 Layers stay in float where int8 costs too much: the first and last convolution (they see the image
 itself) and every convolution in an attention or image-pooling branch (1x1 layers on pooled
-statistics, where rounding moves every pixel's gain); element-wise operations stay float. Both
+statistics, where rounding moves every pixel's gain; found by name and by place in the graph:
+:func:`kept_in_float`); element-wise operations stay float. Both
 runtimes run the QDQ graph: ONNX Runtime with its int8 kernels, OpenVINO by folding the QDQ
 pairs into its own int8 (VNNI/AMX) convolutions.
 
@@ -29,6 +30,38 @@ from zoo.runtimes import graphs
 
 PATCHES = 8
 KEEP_FLOAT = ("/ca/", "/pool", "attention")  # node-name parts: attention and pooling branches
+
+
+POOLS = {"GlobalAveragePool", "ReduceMean", "AveragePool"}
+PASS_THROUGH = {"Pad", "Relu", "Identity", "Reshape", "Cast", "Expand", "Slice"}  # on the way to or from a branch
+
+
+def kept_in_float(model: Any) -> list[str]:
+    """Names of the Conv nodes that stay float: the first and last, and those of attention and
+    pooling branches. Those are found by their node names (the dynamic export names them after
+    the module paths) and by their place in the graph, for the static exports whose names are
+    generic: a Conv that reads pooled statistics, or whose output gates through a Sigmoid."""
+    nodes = list(model.graph.node)
+    producer = {out: n for n in nodes for out in n.output}
+    consumers: dict[str, list[Any]] = {}
+    for n in nodes:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
+
+    def reads_pool(node: Any, depth: int = 4) -> bool:
+        sources = [producer[i] for i in node.input[:1] if i in producer]
+        return any(s.op_type in POOLS or (depth and s.op_type in PASS_THROUGH and reads_pool(s, depth - 1))
+                   for s in sources)
+
+    def gates(node: Any, depth: int = 3) -> bool:
+        after = [c for out in node.output for c in consumers.get(out, [])]
+        return any(c.op_type in ("Sigmoid", "HardSigmoid") or (depth and c.op_type in PASS_THROUGH | {"Conv"}
+                   and gates(c, depth - 1)) for c in after)
+
+    convs = [n for n in nodes if n.op_type == "Conv"]
+    keep = {n.name for n in convs[:1] + convs[-1:]}
+    keep |= {n.name for n in convs if any(k in n.name for k in KEEP_FLOAT) or reads_pool(n) or gates(n, 1)}
+    return [n.name for n in convs if n.name in keep]
 
 
 def int8_graph(denoiser: Any, h: int, w: int) -> Path:
@@ -56,8 +89,7 @@ def quantise(src: Path, dst: Path, batches: list[np.ndarray]) -> Path:
         raise BackendUnavailableError("int8 needs onnxruntime's quantiser: pip install 'denoise-zoo[onnx]'") from exc
     model = onnx.load(str(src))
     name = model.graph.input[0].name
-    convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
-    keep = [n for n in convs[:1] + convs[-1:]] + [n for n in convs if any(k in n for k in KEEP_FLOAT)]
+    keep = kept_in_float(model)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
