@@ -78,6 +78,8 @@ def test_bad_file_is_reported_and_the_batch_completes(folder, tmp_path):
     assert written == ["a_denoised-id.png", "b_denoised-id.jpg", "c_denoised-id.png"]
     lines, code = batch.summary(jobs)
     assert code == 1 and lines[-1].startswith("3 of 4 images denoised, 1 failed in ")
+    # the batch's wall time when given (workers overlap), not the files' times added up
+    assert batch.summary(jobs, wall=12.34)[0][-1] == "3 of 4 images denoised, 1 failed in 12.3 s"
 
 
 def test_existing_outputs_are_skipped_unless_overwrite(folder, tmp_path):

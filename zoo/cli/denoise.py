@@ -7,6 +7,7 @@ import json
 import re
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Iterator, List, Optional
 
@@ -147,9 +148,10 @@ def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template
         picked = " by --backend auto" if load["backend"] == "auto" else ""
         say(f"model {denoiser.architecture} ({denoiser.backend}{picked}, {load['precision']}, {device}), "
             f"{type(denoiser.config).__name__}: {denoiser.config.model_dump()}", stderr=True)
+    start = time.perf_counter()
     with batch.BatchProgress(jobs, enabled=None if not (view.quiet or view.json) else False) as progress:
         batch.run_jobs(denoiser, jobs, run_options, lambda job: _report(job, view, progress, label), progress)
-    _finish(jobs, view, label, reported=True)
+    _finish(jobs, view, label, reported=True, wall=time.perf_counter() - start)
 
 
 def _on_ray(jobs, model, load, device, run_options, view, label, scale) -> None:
@@ -158,11 +160,12 @@ def _on_ray(jobs, model, load, device, run_options, view, label, scale) -> None:
     from zoo.inference import batch
 
     spec = distributed.ModelSpec(model, load, device)
+    start = time.perf_counter()  # the batch's wall time, Ray's start included: workers overlap
     with distributed.session(scale.address, quiet=not view.verbose) as resources:
         with batch.BatchProgress(jobs, enabled=None if not (view.quiet or view.json) else False) as progress:
             distributed.run_jobs(jobs, spec, run_options, label, resources, scale.workers, scale.cpus,
                                  scale.address is None, lambda job: _report(job, view, progress, label), progress)
-    _finish(jobs, view, label, reported=True)
+    _finish(jobs, view, label, reported=True, wall=time.perf_counter() - start)
 
 
 class Scale:
@@ -281,7 +284,7 @@ def _report(job, view: View, progress, label: str) -> None:
     progress.say(f"wrote {job.target}{also}{note}{timing}")
 
 
-def _finish(jobs, view: View | None = None, label: str = "", reported: bool = False) -> None:
+def _finish(jobs, view: View | None = None, label: str = "", reported: bool = False, wall: float | None = None) -> None:
     view = view or View()
     if view.json and not reported:  # nothing ran: every file was skipped or refused while planning
         for job in jobs:
@@ -291,7 +294,7 @@ def _finish(jobs, view: View | None = None, label: str = "", reported: bool = Fa
         raise ZooError(jobs[0].error or jobs[0].skipped)
     from zoo.inference import batch
 
-    lines, code = batch.summary(jobs, always=view.verbose)
+    lines, code = batch.summary(jobs, always=view.verbose, wall=wall)
     for line in lines if not view.quiet else [ln for ln in lines if ln.startswith("failed:")]:
         say(line, stderr=True)
     if code:

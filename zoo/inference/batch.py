@@ -140,16 +140,17 @@ def _write(job: Job, photo: Photo, tag: str | None = None, quality: int | None =
             tmp.unlink(missing_ok=True)
 
 
-def summary(jobs: list[Job], always: bool = False) -> tuple[list[str], int]:
+def summary(jobs: list[Job], always: bool = False, wall: float | None = None) -> tuple[list[str], int]:
     """Closing lines (skips, failures, counts and time) and the exit code: 1 when any file failed.
-    The count line is given for batches, for skips, and with ``always``."""
+    The count line is given for batches, for skips, and with ``always``. The time is ``wall``, the
+    batch's elapsed seconds, when given (workers in parallel), else the files' times added up."""
     failed = [j for j in jobs if j.error]
     skipped = [j for j in jobs if j.skipped and not j.error]
     lines = [f"skipped: {j.skipped}" for j in skipped] + [f"failed: {j.error}" for j in failed]
     written = len(jobs) - len(failed) - len(skipped)
     if len(jobs) > 1 or skipped or always:
         skips = f", {len(skipped)} skipped" if skipped else ""
-        seconds = sum(j.seconds or 0.0 for j in jobs)
+        seconds = wall if wall is not None else sum(j.seconds or 0.0 for j in jobs)
         timing = f" in {seconds:.1f} s" if seconds else ""
         lines.append(f"{written} of {len(jobs)} images denoised{skips}, {len(failed)} failed{timing}")
     return lines, 1 if failed else 0
