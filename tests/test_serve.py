@@ -177,7 +177,7 @@ def test_the_page_in_a_browser(noisy, tmp_path):
             WebDriverWait(browser, JOB_TIMEOUT).until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
             model = browser.find_element(By.ID, "model").get_attribute("value")
             tag = browser.find_element(By.ID, "tag").get_attribute("value")
-            assert (model, tag) == ("mwrcanet", "camera_incamera_urban_small")
+            assert (model, tag) == ("mwrcanet", "camera_incamera_urban_medium")
             browser.execute_script("const s = document.getElementById('strength'); s.value = '0.5';"
                                    "s.dispatchEvent(new Event('input'));")
             browser.find_element(By.ID, "file").send_keys(str(noisy))
@@ -193,7 +193,7 @@ def test_the_page_in_a_browser(noisy, tmp_path):
                                             "document.getElementById('after').naturalWidth]")
             assert widths == [96, 96]  # the previews at 100%
             link = browser.find_element(By.ID, "download")
-            assert link.get_attribute("download") == "noisy_denoised-mwrcanet-camera_incamera_urban_small-strength0.5.png"
+            assert link.get_attribute("download") == "noisy_denoised-mwrcanet-camera_incamera_urban_medium-strength0.5.png"
             with urllib.request.urlopen(link.get_attribute("href"), timeout=60) as reply:
                 result = np.asarray(Image.open(io.BytesIO(reply.read())))
             noisy_pixels = np.asarray(Image.open(noisy))

@@ -92,7 +92,8 @@ def purpose(noise: str | None, needs_weights: bool = True, sigma: str | None = N
 
 def render_list(rows: list[dict[str, Any]]) -> Group:
     """One line per pretrained tag, without the architecture prefix; fits 80 columns."""
-    table = Table("model", "tag (* default)", "for", "backends", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table("model", "tag (* default)", "for", "backends", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
     for r in rows:
         backends = ", ".join(b if ok else f"{b} (missing)" for b, ok in r["backends"].items())
         name = r["name"]
