@@ -178,3 +178,10 @@ def test_varying_patches_ramp_the_noise_and_the_map_holds_it_per_pixel():
     # a run without --map-vary keeps the stream it had: uniform noise, constant planes
     uniform, _ = PatchSampler(photos, 96, NoiseSpec.parse("awgn:0-50"), map_drop=0.0).batch(4, np.random.default_rng(3))
     assert all(np.ptp(p[..., 3]) == 0 for p in uniform)
+
+
+def test_zoo_list_says_a_noise_map_tag_uses_sigma():
+    from zoo.cli import catalogue
+
+    assert catalogue.purpose("awgn_blind", sigma="used when given") == "Gaussian noise, --sigma"
+    assert catalogue.purpose("awgn_blind") == "Gaussian noise"
