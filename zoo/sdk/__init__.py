@@ -19,7 +19,11 @@ tutorials)::
   package imports no framework).
 - Weights: ``check_state(expected_shapes, state, strict, label)`` raises the WeightsError the zoo
   expects for missing, unexpected and misshapen tensors.
-- Sigma: ``SIGMA_SCALE``, ``estimate_sigma``, ``EstimatesSigma`` (:mod:`zoo.sdk.sigma`).
+- Sigma: ``SIGMA_SCALE``, ``estimate_sigma``, ``EstimatesSigma`` (:mod:`zoo.sdk.sigma`); a noise-level
+  map input that is optional at run time: ``noise_map_field``, ``NOISE_MAP_CHANNELS`` and, in Keras,
+  ``model_input`` (:mod:`zoo.sdk.common`, CONTRIBUTING section 5).
+- Growing a network (``zoo train --grow``): a backend class's ``residual_ends`` names the layers
+  that end its residual branches.
 - What commands need: ``torch_module``, ``keras_model`` (:mod:`zoo.sdk.contract`).
 """
 
