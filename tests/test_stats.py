@@ -32,8 +32,8 @@ def test_single_conv_macs_by_hand():
 def test_info_shows_every_preset():
     pytest.importorskip("torch")
     data = catalogue.details(get_registry().get("mwrcanet"))
-    assert set(data["stats"]) == {"full", "small", "tiny"}
-    sizes = [data["stats"][p]["params"] for p in ("tiny", "small", "full")]
+    assert set(data["stats"]) == {"full", "medium", "small", "tiny"}
+    sizes = [data["stats"][p]["params"] for p in ("tiny", "small", "medium", "full")]
     assert sizes == sorted(sizes) and data["stats_note"] is None
     assert np.isfinite(data["stats"]["full"]["macs_per_mp"])
 
