@@ -185,3 +185,14 @@ def test_zoo_list_says_a_noise_map_tag_uses_sigma():
 
     assert catalogue.purpose("awgn_blind", sigma="used when given") == "Gaussian noise, --sigma"
     assert catalogue.purpose("awgn_blind") == "Gaussian noise"
+
+
+def test_init_takes_a_pretrained_tag_as_well_as_a_file():
+    from zoo.training.config import TrainConfig
+    from zoo.training.grow import starting_point
+
+    by_tag = starting_point(TrainConfig(model="mwrcanet", data=("unused",), init="mwrcanet:awgn_small"))
+    by_file = starting_point(TrainConfig(model="mwrcanet", data=("unused",), init=SMALL))
+    for name, tensor in by_file.state_dict().items():
+        np.testing.assert_array_equal(by_tag.state_dict()[name], tensor)
+    assert by_tag.config.blocks == 2 and not by_tag.config.noise_map
