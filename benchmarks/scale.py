@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from zoo import distributed  # noqa: E402
 from zoo.inference import batch  # noqa: E402
-from zoo.weights.loader import load  # noqa: E402
 
 LIBRARY = {"photos": 1_000_000, "megapixels": 24.0}  # the plan's library
 NODE = {"cores": 64, "memory_gb": 256}  # the plan's node: a common cloud CPU node

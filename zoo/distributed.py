@@ -90,23 +90,19 @@ def denoise_dataset(
     Nothing runs until the Dataset is consumed; a file whose worker died is retried, and one
     that kills its worker every time has no row.
     """
-    from zoo.inference import compare, strength
+    from zoo.inference import strength
 
     ray_engine = _engine()
     run_keys = {"sigma", "max_memory", "tile", "ensemble", "allow_large", "quality", "strength", "chroma_strength"}
     wants_compare = bool(options.pop("compare", False))
     mix = strength.check(options.get("strength", 1.0), options.get("chroma_strength"), flag="")
     spec = ModelSpec(model, {k: v for k, v in options.items() if k not in run_keys}, device)
-    label = "-".join(filter(None, (output_label(model, spec.load.get("weights")), strength.describe(*mix))))
+    label = output_label(model, spec.load.get("weights"), strength.describe(*mix))
     run = batch.make_options(**{k: v for k, v in options.items() if k in run_keys},
                              compare=label if wants_compare else None)
     jobs = batch.expand_inputs(_paths(paths_or_dataset), recursive)
     out = Path(out_dir) if out_dir is not None else None
-    batch.drop_own_outputs(jobs, label, name_template, out)
-    compare.drop_compares(jobs, label)
-    batch.plan_outputs(jobs, label, None, out, overwrite, name_template)
-    if wants_compare:
-        compare.plan(jobs, label, overwrite)
+    batch.plan(jobs, label, None, out, overwrite, name_template, compare_images=wants_compare)
     import ray
 
     resources = ray.cluster_resources() if ray.is_initialized() else {}

@@ -108,10 +108,10 @@ def denoise(
 def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads, options, load,
              device="cpu", dry_run=False, view=None, scale=None, mix=("1", None, False), quality=None) -> None:
     view = view or View()
-    from zoo.inference import batch, compare, strength
+    from zoo.inference import batch, strength
 
     amounts = view.mix = strength.check(*mix[:2])  # a bad value is the command's own mistake: refused first
-    label = "-".join(filter(None, (output_label(model, load["weights"]), strength.describe(*amounts))))
+    label = output_label(model, load["weights"], strength.describe(*amounts))
     batch.check_template(name_template, label)  # the command's own mistakes: before anything runs
     batch.check_output(output)
     run_options = batch.make_options(*options, *amounts, compare=label if mix[2] else None, quality=quality)
@@ -125,16 +125,12 @@ def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template
     jobs = batch.expand_inputs(inputs or [], recursive) + (batch.files_from(scale.files_from) if scale.files_from else [])
     if not jobs:
         raise ZooError("no images found in the given inputs")
-    dropped = batch.drop_own_outputs(jobs, label, name_template, out_dir, output)
-    if dropped := dropped + compare.drop_compares(jobs, label):  # earlier compare images are no photos either
+    if dropped := batch.plan(jobs, label, output, out_dir, overwrite, name_template, compare_images=mix[2]):
         where = "in the output folder" if out_dir or output else "beside the inputs"
         say(f"ignored {dropped} earlier output(s) of this command found {where} "
             "(name them explicitly to denoise them)", stderr=True)
         if not jobs:
             raise ZooError("no images to denoise: the inputs hold only earlier outputs of this command")
-    batch.plan_outputs(jobs, label, output, out_dir, overwrite, name_template)
-    if mix[2]:
-        compare.plan(jobs, label, overwrite)
     if dry_run:
         return _dry_run(jobs)
     if all(job.error or job.skipped for job in jobs):

@@ -51,18 +51,20 @@ def train(
 ) -> None:
     """Train a model on patches of full-size photos with synthetic noise; writes weights and a card."""
     with reported():
-        from zoo.training.config import TrainConfig
-
         from pydantic import ValidationError
 
+        from zoo.training.config import TrainConfig
+
         try:
-            cfg = TrainConfig(model=model, preset=preset, channels=channels, data=tuple(str(d) for d in data), holdout=holdout, noise=noise,
-                              patch=patch, batch=batch, steps=steps, lr=lr, loss=loss, seed=seed, init=init, grow=grow, noise_map=noise_map, map_drop=map_drop, map_vary=map_vary, val_every=val_every,
-                              threads=threads, device=device, precision=precision, workers=workers)
+            cfg = TrainConfig(model=model, preset=preset, channels=channels, data=tuple(str(d) for d in data),
+                              holdout=holdout, noise=noise, patch=patch, batch=batch, steps=steps, lr=lr, loss=loss,
+                              seed=seed, init=init, grow=grow, noise_map=noise_map, map_drop=map_drop,
+                              map_vary=map_vary, val_every=val_every, threads=threads, device=device,
+                              precision=precision, workers=workers)
         except ValidationError as exc:  # a bad option value: one line naming it, as the CLI's own checks give
             error = exc.errors()[0]
-            option = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "an option"
-            raise ZooError(f"{option}: {error['msg'].removeprefix('Value error, ')}") from None
+            option = f"--{str(error['loc'][0]).replace('_', '-')}: " if error["loc"] else ""  # else it names its options
+            raise ZooError(option + error["msg"].removeprefix("Value error, ")) from None
         command = _command_line(cfg, out, backend)
         try:
             card = _run(cfg, out, resume, backend, command, nproc)

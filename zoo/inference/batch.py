@@ -45,6 +45,18 @@ class Options:
     quality: int | None = None  # JPEG and WebP outputs (zoo.photo.coding); None: the input's JPEG tables kept
 
 
+def plan(jobs: list[Job], label: str, output: Path | None, out_dir: Path | None, overwrite: bool,
+         template: str = DEFAULT_TEMPLATE, compare_images: bool = False) -> int:
+    """Plan a batch as `zoo denoise` and the Ray engine do: drop, in place, the inputs that are
+    earlier outputs or compare images of this label, then plan each job's output and, with
+    ``compare_images``, its compare image. Returns how many inputs were dropped."""
+    dropped = drop_own_outputs(jobs, label, template, out_dir, output) + compare.drop_compares(jobs, label)
+    plan_outputs(jobs, label, output, out_dir, overwrite, template)
+    if compare_images:
+        compare.plan(jobs, label, overwrite)
+    return dropped
+
+
 def make_options(
     sigma: float | None = None, max_memory: str = "auto", tile: int | None = None, ensemble: bool = False,
     allow_large: bool = False, strength: float = 1.0, chroma_strength: float | None = None,

@@ -13,8 +13,8 @@ Two sources, the first that answers wins:
    bf16 1.72x torch's bf16 autocast; ONNX Runtime ran fp32 1.49x and int8 1.77x. So: openvino,
    else onnx (no bf16 there), else the architecture's default backend.
 
-Never a runtime for a model that takes a noise level (its graph does not export yet) or one
-without a torch backend (classical methods): their default backend. ``ZOO_AUTO_BACKEND`` names
+Never a runtime for a model that takes a noise level, or a config with a noise-level map (their
+graphs do not export yet), or one without a torch backend (classical methods): their default backend. ``ZOO_AUTO_BACKEND`` names
 a backend to use instead. The choice is ``Denoiser.backend``, shown by `zoo denoise -v`;
 `zoo info` shows what auto picks for each precision.
 """
@@ -29,16 +29,18 @@ from typing import Any
 
 from zoo.atomic import atomic_path
 from zoo.runtimes import installed, supports
+from zoo.sdk.common import uses_noise_map
 
 ORDER = {"fp32": ("openvino", "onnx"), "int8": ("openvino", "onnx"), "bf16": ("openvino",)}
 
 
-def choose(arch: Any, precision: str = "fp32") -> str:
-    """The backend ``auto`` means for ``arch`` at ``precision`` (see the module docstring)."""
-    return explain(arch, precision)[0]
+def choose(arch: Any, precision: str = "fp32", config: Any = None) -> str:
+    """The backend ``auto`` means for ``arch`` (built with ``config``) at ``precision`` (see the
+    module docstring)."""
+    return explain(arch, precision, config)[0]
 
 
-def explain(arch: Any, precision: str = "fp32") -> tuple[str, str]:
+def explain(arch: Any, precision: str = "fp32", config: Any = None) -> tuple[str, str]:
     """(backend, why): the choice and where it came from ('ZOO_AUTO_BACKEND', 'measured here',
     'rule', or why no runtime applies)."""
     forced = os.environ.get("ZOO_AUTO_BACKEND", "").strip()
@@ -46,7 +48,7 @@ def explain(arch: Any, precision: str = "fp32") -> tuple[str, str]:
         return forced, "ZOO_AUTO_BACKEND"
     if "torch" not in arch.backends or not arch.backend_installed("torch"):
         return arch.default_backend(), "no torch backend to export"
-    if not _sigma_free(arch):
+    if not _sigma_free(arch) or uses_noise_map(config):
         return arch.default_backend(), "takes a noise level: no runtime graph yet"
     measured = table().get(arch.name, {}).get(precision)
     if measured and _usable(arch, measured):

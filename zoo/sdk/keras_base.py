@@ -179,11 +179,6 @@ class KerasDenoiser(EstimatesSigma, Denoiser):
         self._run = tf.function(self.run_model, reduce_retracing=True, jit_compile=compile or None)
         self.compiled = compile
 
-    @property
-    def uses_sigma(self) -> bool:
-        """As TorchDenoiser.uses_sigma: a ``noise_map`` config uses a given sigma, else runs blind."""
-        return self.takes_sigma or uses_noise_map(self.config)
-
     def run_model(self, x: tf.Tensor, sigma: float | None) -> tf.Tensor:
         """Run the model on an NHWC batch; override to feed ``sigma`` to models that take it.
         With ``config.noise_map`` the model gets the map's planes after the image's channels."""

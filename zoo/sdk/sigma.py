@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from zoo.sdk.common import uses_noise_map
+
 SIGMA_SCALE = 255.0  # sigma is given on this scale; divide by it for [0, 1] pixels
 
 
@@ -36,6 +38,13 @@ class EstimatesSigma:
     ``Denoiser``: ``class MyDenoiser(EstimatesSigma, Denoiser)``."""
 
     takes_sigma: bool
+    config: object
+
+    @property
+    def uses_sigma(self) -> bool:
+        """A given sigma is used: always when the model takes one; also by a config with a
+        noise-level map, which runs blind without one."""
+        return self.takes_sigma or uses_noise_map(self.config)
 
     def estimate_sigma(self, image: np.ndarray) -> float | None:
         return estimate_sigma(image) if self.takes_sigma else None

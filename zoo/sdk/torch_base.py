@@ -78,12 +78,6 @@ class TorchDenoiser(EstimatesSigma, Denoiser):
         self._run = torch.compile(run, dynamic=False) if compile else run
         self.precision, self.compiled = precision, compile
 
-    @property
-    def uses_sigma(self) -> bool:
-        """A config with ``noise_map`` feeds a given sigma as a noise-level map, and runs blind
-        without one (see :mod:`zoo.sdk.sigma`)."""
-        return self.takes_sigma or uses_noise_map(self.config)
-
     def run_module(self, x: torch.Tensor, sigma: float | None) -> torch.Tensor:
         """Run the module on an NCHW batch; override to feed ``sigma`` to models that take it.
         With ``config.noise_map`` the module gets the map's planes after the image's channels."""

@@ -35,7 +35,7 @@ def starting_point(cfg: TrainConfig) -> Any:
                 raise
             raise WeightsError(f"{exc} (to start a larger network from smaller weights, add --grow)") from None
     source = load(tag, backend="torch") if tag is not None else load(cfg.model, backend="torch", weights=cfg.init)
-    own = {} if cfg.preset else _fields(source.config)
+    own = {} if cfg.preset else source.config.model_dump()
     target = load(cfg.model, backend="torch", preset=cfg.preset, pretrained=False, **{**own, **overrides})
     target.load_state_dict(grown(target.state_dict(), source.state_dict(), getattr(target, "residual_ends", ()),
                                  cfg.init))
@@ -83,8 +83,3 @@ def _pretrained_tag(cfg: TrainConfig) -> str | None:
     except UnknownModelError:
         return None
     return cfg.init if tag is not None and same else None
-
-
-def _fields(config: Any) -> dict[str, Any]:
-    """A config's own field values, to rebuild it with overrides."""
-    return {name: getattr(config, name) for name in type(config).model_fields}

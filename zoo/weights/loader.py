@@ -17,7 +17,6 @@ from registry.spec import Architecture
 from zoo.inference import runtime
 from zoo.runtimes import RUNTIMES, supports
 from zoo.runtimes import auto as runtimes_auto
-from zoo.sdk.common import uses_noise_map
 from zoo.weights import metadata
 from zoo.weights.files import check_finite, load_state
 from zoo.weights.names import DEFAULT_MODEL, parse_model, plugin_package, pretrained_card, run_card
@@ -112,10 +111,8 @@ def _load_once(
     else:
         cfg = arch.config.preset(preset, **config)
         fit = preset is None and not config and arch.weights_reader is None  # a reader's plugin sizes from the weights
-    if backend == "auto":  # --compile is torch's or Keras', so auto leaves the runtimes out then; a
-        # noise-level map input (a config's noise_map) has no runtime graph yet
-        runtime_ok = not compile and not uses_noise_map(cfg)
-        backend = runtimes_auto.choose(arch, precision) if runtime_ok else arch.default_backend()
+    if backend == "auto":  # --compile is torch's or Keras', so auto leaves the runtimes out then
+        backend = arch.default_backend() if compile else runtimes_auto.choose(arch, precision, cfg)
     backend = backend or arch.default_backend()
     if precision == "int8" and backend not in RUNTIMES:
         raise ZooError(f"int8 runs on the onnx and openvino backends (or --backend auto), not {backend}")

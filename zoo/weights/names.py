@@ -52,10 +52,11 @@ def run_card(weights: str | None, arch: str) -> dict[str, Any] | None:
     return data if data.get("architecture") == arch else None
 
 
-def output_label(model: str | None, weights: str | None) -> str:
+def output_label(model: str | None, weights: str | None, mix: str = "") -> str:
     """{model} in output names (`zoo denoise`, the Ray engine): the model and tag (one spelling for
     arch.tag and arch:tag), and the weights file's stem when weights are given, so that other
-    weights never share a name with the stock model's output."""
+    weights never share a name with the stock model's output; then ``mix``, the strength part
+    (zoo.inference.strength.describe), when there is one."""
     parts = []
     if model or not weights:
         arch, tag = parse_model(model or DEFAULT_MODEL)
@@ -64,5 +65,5 @@ def output_label(model: str | None, weights: str | None) -> str:
         parts.append(weights.removeprefix("hf://").split("@")[0].split("/")[1:2][0] if "/" in weights[5:] else "hub")
     elif weights:
         parts.append(Path(str(weights).removeprefix("bundled:")).stem or "weights")
-    return "-".join(parts).replace("/", "-").replace(":", "-")
+    return "-".join([*parts, *([mix] if mix else [])]).replace("/", "-").replace(":", "-")
 
