@@ -66,10 +66,21 @@ def join(group: Group, device: Any) -> None:
                                 timeout=TIMEOUT)
 
 
+LEAVE_WAIT = datetime.timedelta(seconds=30)  # how long a rank waits for the others before leaving
+
+
 def leave(group: Group) -> None:
+    """Leave the process group. On gloo the ranks meet first (for at most LEAVE_WAIT; a rank that
+    failed never comes): a helper that tore gloo down while rank 0 was still leaving was once
+    aborted at exit ("terminate called without an active exception"), its work done."""
     import torch.distributed as dist
 
     if group.world > 1 and dist.is_initialized():
+        if dist.get_backend() == "gloo":
+            try:
+                dist.monitored_barrier(timeout=LEAVE_WAIT)
+            except RuntimeError:  # another rank failed or left early: leave anyway
+                pass
         dist.destroy_process_group()
 
 
