@@ -183,7 +183,7 @@ def test_varying_patches_ramp_the_noise_and_the_map_holds_it_per_pixel():
 def test_zoo_list_says_a_noise_map_tag_uses_sigma():
     from zoo.cli import catalogue
 
-    assert catalogue.purpose("awgn_blind", sigma="used when given") == "Gaussian noise, --sigma"
+    assert catalogue.purpose("awgn_blind", uses_sigma=True) == "Gaussian noise, --sigma"
     assert catalogue.purpose("awgn_blind") == "Gaussian noise"
 
 

@@ -20,7 +20,7 @@ def card(arch: Architecture, p: PretrainedWeights) -> dict[str, Any]:
     return {
         "name": f"{arch.name}.{p.tag}", "tag": p.tag, "default": p.tag == arch.default_tag,
         "noise": p.noise, "source": p.source, "preset": p.preset, "description": p.description,
-        "sigma": "used when given" if p.config.get("noise_map") else None,
+        "uses_sigma": bool(p.config.get("noise_map")),
     }
 
 
@@ -82,12 +82,12 @@ PURPOSE = {"real": "camera photos", "awgn": "Gaussian noise", "awgn_blind": "Gau
 HEADLINE = ("polyu_psnr", "cbsd68_s25_psnr", "golden_psnr")  # the scores `zoo info` shows without --full
 
 
-def purpose(noise: str | None, needs_weights: bool = True, sigma: str | None = None) -> str:
+def purpose(noise: str | None, needs_weights: bool = True, uses_sigma: bool = False) -> str:
     """The short 'for' column: what a tag (or a weight-free model) is for; a noise-map tag says
     it uses --sigma."""
     if noise is None:
         return "peer" if not needs_weights else "your weights"
-    return PURPOSE.get(noise, noise) + (", --sigma" if sigma else "")
+    return PURPOSE.get(noise, noise) + (", --sigma" if uses_sigma else "")
 
 
 def render_list(rows: list[dict[str, Any]]) -> Group:
@@ -102,7 +102,7 @@ def render_list(rows: list[dict[str, Any]]) -> Group:
             table.add_row(name, "-", purpose(None, r["needs_weights"]), backends)
         for i, p in enumerate(tags):
             table.add_row(name if i == 0 else "", p["tag"] + (" *" if p["default"] else ""),
-                          purpose(p["noise"], sigma=p.get("sigma")), backends if i == 0 else "")
+                          purpose(p["noise"], uses_sigma=p["uses_sigma"]), backends if i == 0 else "")
         table.add_section()
     for column in table.columns[:3]:
         column.no_wrap = True
@@ -168,7 +168,7 @@ def _cards_table(data: dict[str, Any], full: bool) -> Table:
     for p in data["pretrained"]:
         order = HEADLINE if p["noise"] == "real" else (HEADLINE[1], HEADLINE[0], HEADLINE[2])
         scores = next((f"{k.removesuffix('_psnr')} {p['metrics'][k]:.2f}" for k in order if k in p["metrics"]), "-")
-        cards.add_row(p["tag"] + (" *" if p["default"] else ""), purpose(p["noise"], sigma=p.get("sigma")), p["preset"] or "-",
+        cards.add_row(p["tag"] + (" *" if p["default"] else ""), purpose(p["noise"], uses_sigma=p["uses_sigma"]), p["preset"] or "-",
                       scores)
     for column in cards.columns:
         column.no_wrap = True
