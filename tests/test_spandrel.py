@@ -83,10 +83,12 @@ def test_listing_imports_no_framework_and_names_each_licence():
                                       check=True).stdout)
     assert found["imported"] == []
     licences = found["archs"]
-    assert licences["scunet"] == "Apache-2.0" and licences["nafnet"] == "MIT"
+    assert licences["nafnet"] == licences["drunet"] == licences["uformer"] == "MIT"
+    assert all(licences[n].startswith("none stated") for n in ("scunet", "kbnet", "fftformer", "ipt"))
+    assert "Restormer" in licences["fftformer"]
     assert all("non-commercial" in licences[n] for n in ("restormer", "mprnet", "mirnet2", "m3snet"))
     shown = run_zoo("list", env={"COLUMNS": "200"}).stdout
-    assert "code licence Apache-2.0: scunet" in shown
+    assert "code licence none stated upstream: scunet, kbnet, ipt" in shown
     assert "code licence Academic Public License (non-commercial): restormer, mprnet, mirnet2, m3snet" in shown
 
 

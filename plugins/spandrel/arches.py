@@ -4,6 +4,14 @@ Each entry names spandrel's architecture id and class, the licence of that archi
 (spandrel's own package is MIT, but each network keeps its authors' licence), the small
 hyper-parameters the conformance kit builds with random weights, and the tile overlap it needs.
 Restrictive-licence networks live in ``spandrel_extra_arches``, which users install themselves.
+
+The licences were checked against the upstream repositories' own files (December 2026): NAFNet
+(megvii-research/NAFNet LICENSE: MIT, its BasicSR parts Apache-2.0), DRUNet and FDnCNN (cszn/DPIR
+and cszn/KAIR: MIT), Uformer (ZhendongWang6/Uformer: MIT), and the four non-commercial networks
+(each ships the Academic Public License, which also asks that copies keep it). SCUNet, KBNet,
+FFTformer and IPT state no licence: their repositories have no LICENSE file and their READMEs none,
+so the zoo says so rather than repeat a third party's guess; FFTformer's code also carries
+Restormer's layer-norm and patch-embedding code.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from typing import Any
 
 EXTRA_PACKAGE = "spandrel_extra_arches"
 NONCOMMERCIAL = "Academic Public License (non-commercial)"
+UNSTATED = "none stated upstream"
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ def _main(arch: str) -> str:
 
 
 ARCHES: tuple[Bridged, ...] = (
-    Bridged("scunet", "SCUNet", _main("SCUNet"), "SCUNet", "Apache-2.0",
+    Bridged("scunet", "SCUNet", _main("SCUNet"), "SCUNet", UNSTATED,
             "Zhang et al., Practical Blind Denoising via Swin-Conv-UNet and Data Synthesis (arXiv 2203.13278)",
             {"config": [1, 1, 1, 1, 1, 1, 1], "dim": 64}, receptive_field=64, exports=False),
     Bridged("nafnet", "NAFNet", _main("NAFNet"), "NAFNet", "MIT",
@@ -54,18 +63,18 @@ ARCHES: tuple[Bridged, ...] = (
             "Zhang et al., Beyond a Gaussian Denoiser, IEEE TIP 2017; FDnCNN from KAIR/DPIR",
             {"in_nc": 3, "out_nc": 3, "nc": 16, "nb": 9, "act_mode": "R"}, receptive_field=24,
             aliases=("kair_dncnn",)),  # not "dncnn": that is the plugin tutorial's name
-    Bridged("kbnet", "KBNet", _main("KBNet"), "KBNet_s", "MIT",
+    Bridged("kbnet", "KBNet", _main("KBNet"), "KBNet_s", UNSTATED,
             "Zhang et al., KBNet: Kernel Basis Network for Image Restoration (arXiv 2303.02881)",
             {"width": 16, "middle_blk_num": 1, "enc_blk_nums": [1, 1], "dec_blk_nums": [1, 1]}, receptive_field=64),
     Bridged("uformer", "Uformer", _main("Uformer"), "Uformer", "MIT",
             "Wang et al., Uformer: A General U-Shaped Transformer for Image Restoration, CVPR 2022",
             {"embed_dim": 8, "depths": [1] * 9, "num_heads": [1] * 9, "win_size": 8}, receptive_field=128,
             exports=False),
-    Bridged("fftformer", "FFTformer", _main("FFTformer"), "FFTformer", "MIT",
+    Bridged("fftformer", "FFTformer", _main("FFTformer"), "FFTformer", f"{UNSTATED}; part Restormer's (non-commercial)",
             "Kong et al., Efficient Frequency Domain-based Transformers for Image Deblurring, CVPR 2023",
             {"dim": 8, "num_blocks": [1, 1, 1], "num_refinement_blocks": 1}, receptive_field=64,
             exports=False),  # FFT blocks: no ONNX operator for rfft2
-    Bridged("ipt", "IPT", _main("IPT"), "IPT", "permissive (per spandrel)",
+    Bridged("ipt", "IPT", _main("IPT"), "IPT", UNSTATED,
             "Chen et al., Pre-Trained Image Processing Transformer, CVPR 2021 (arXiv 2012.00364)",
             {"patch_size": 12, "patch_dim": 3, "n_feats": 4, "num_layers": 1}, receptive_field=48,
             exports=False, one_image=True),
