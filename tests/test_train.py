@@ -109,7 +109,10 @@ def test_keras_fit_weights_load_in_torch(photos, tmp_path):
     import zoo
 
     out = tmp_path / "k.safetensors"
-    train(photos, out, "--steps", "2", "--backend", "tensorflow")
+    card = train(photos, out, "--steps", "4", "--backend", "tensorflow", "--ema", "0.5")
+    # Keras averages out of sight: the steps score the raw weights, the end the average it wrote
+    assert "val_psnr" not in card["history"][0] and "val_raw_psnr" in card["history"][0]
+    assert {"val_psnr", "val_raw_psnr"} <= set(card["metrics"]) and card["training"]["ema_from_step"] == 0
     image = np.random.default_rng(1).random((24, 16, 3), dtype=np.float32)
     outs = [zoo.load("mwrcanet", preset="tiny", weights=str(out), backend=b).denoise(image) for b in ("tensorflow", "torch")]
     assert np.abs(outs[0] - outs[1]).max() <= 1e-4
@@ -203,3 +206,48 @@ def test_the_card_command_carries_no_absolute_paths(photos, tmp_path, monkeypatc
     card = train(photos, tmp_path / "sub" / "m.safetensors", "--steps", "1")  # absolute paths typed
     assert str(tmp_path) not in card["training"]["command"]
     assert "--data photos --out sub/m.safetensors" in card["training"]["command"]
+
+
+# -- --ema: an exponential moving average of the weights ---------------------------------------------
+def _tensors(path):
+    from safetensors.numpy import load_file
+
+    return load_file(str(path))
+
+
+def test_ema_output_holds_the_average_and_the_card_scores_both(photos, tmp_path):
+    import torch
+
+    out = tmp_path / "m.safetensors"
+    card = train(photos, out, "--steps", "4", "--ema", "0.5", "--lr", "0.01")
+    assert {"val_psnr", "val_raw_psnr", "val_ssim", "val_raw_ssim"} <= set(card["metrics"])
+    assert card["training"]["ema_from_step"] == 0 and "--ema 0.5" in card["training"]["command"]
+    ckpt = torch.load(out.with_suffix(".ckpt"), weights_only=True)
+    written = _tensors(out)
+    raw = {k: v.numpy() for k, v in ckpt["model"].items()}
+    averaged = {k.removeprefix("module."): v.numpy() for k, v in ckpt["average"].items() if k.startswith("module.")}
+    assert int(ckpt["average"]["n_averaged"]) == 4
+    # the output is the average, which (lr 0.01, decay 0.5) is not the last step's weights
+    assert set(written) <= set(averaged)
+    assert all(np.allclose(written[k], averaged[k]) for k in written)
+    assert any(not np.allclose(written[k], raw[k]) for k in written)
+    assert card["metrics"]["val_psnr"] != card["metrics"]["val_raw_psnr"]
+
+
+def test_ema_can_be_switched_on_when_resuming_but_not_changed(photos, tmp_path):
+    out = tmp_path / "m.safetensors"
+    train(photos, out, "--steps", "2")
+    card = train(photos, out, "--steps", "4", "--resume", "--ema", "0.9")
+    assert card["training"]["ema_from_step"] == 2 and [h["step"] for h in card["history"]] == [2, 4]
+    assert "val_raw_psnr" in card["history"][1] and "val_raw_psnr" not in card["history"][0]
+    result = runner.invoke(app, tiny_train_args(photos, out, "--steps", "6", "--resume", "--ema", "0.99"))
+    assert result.exit_code == 1 and "resume it with the same --ema" in result.stderr
+    card = train(photos, out, "--steps", "6", "--resume", "--ema", "0.9")
+    assert card["training"]["ema_from_step"] == 2 and card["training"]["steps"] == 6
+
+
+def test_ema_out_of_range_is_a_one_line_error(photos, tmp_path):
+    from tests.conftest import one_line_error
+
+    result = runner.invoke(app, tiny_train_args(photos, tmp_path / "m.safetensors", "--steps", "2", "--ema", "1"))
+    one_line_error(result, "--ema")

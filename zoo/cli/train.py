@@ -27,6 +27,9 @@ def train(
     loss: str = typer.Option("l1", "--loss", help="l1 or l2."),
     channels: str = typer.Option("rgb", "--channels", help="rgb, or separate: one 1-channel net for R, G and B."),
     holdout: int = typer.Option(8, "--holdout", help="Last N photos of each --data folder held out for validation."),
+    ema: Optional[float] = typer.Option(None, "--ema", help="Average the weights over the steps (exponential, this "
+                                        "decay per step, e.g. 0.999); the output holds the average. May be added "
+                                        "when resuming."),
     val_every: int = typer.Option(500, "--val-every", help="Validate and checkpoint every N steps."),
     seed: int = typer.Option(0, "--seed", help="Seed for patches, noise and weights."),
     init: Optional[str] = typer.Option(None, "--init", help="Start from these weights (fine-tune): a file, or ARCH:TAG for a pretrained tag."),
@@ -59,7 +62,7 @@ def train(
             cfg = TrainConfig(model=model, preset=preset, channels=channels, data=tuple(str(d) for d in data),
                               holdout=holdout, noise=noise, patch=patch, batch=batch, steps=steps, lr=lr, loss=loss,
                               seed=seed, init=init, grow=grow, noise_map=noise_map, map_drop=map_drop,
-                              map_vary=map_vary, val_every=val_every, threads=threads, device=device,
+                              map_vary=map_vary, ema=ema, val_every=val_every, threads=threads, device=device,
                               precision=precision, workers=workers)
         except ValidationError as exc:  # a bad option value: one line naming it, as the CLI's own checks give
             error = exc.errors()[0]
@@ -90,7 +93,8 @@ def _command_line(cfg, out: Path, backend: str) -> str:
                "holdout": cfg.holdout, "val-every": cfg.val_every, "seed": cfg.seed, "init": cfg.init and portable(cfg.init),
                "grow": cfg.grow or None, "noise-map": cfg.noise_map or None,
                "map-drop": cfg.map_drop if cfg.noise_map else None,
-               "map-vary": cfg.map_vary if cfg.noise_map else None, "device": cfg.device, "precision": cfg.precision, "backend": backend}
+               "map-vary": cfg.map_vary if cfg.noise_map else None, "ema": cfg.ema, "device": cfg.device,
+               "precision": cfg.precision, "backend": backend}
     args = [f"--{k}" if v is True else f"--{k} {shlex.quote(str(v))}" for k, values in options.items()
             if values is not None for v in (values if k == "data" else (values,))]
     return f"zoo train {cfg.model} " + " ".join(args)

@@ -28,6 +28,7 @@ def finish(denoiser: Any, cfg: TrainConfig, out: Path, state: TrainState, train_
         "sigma_range": list(NoiseSpec.parse(cfg.noise).sigma) if cfg.noise.startswith("awgn") else None,
         "training": {"command": command, "data": describe_data(cfg, train_files, val_files),
                      "steps": state.step, "wall_time_s": round(state.wall, 1), "hardware": hardware,
+                     **({"ema_from_step": state.ema_from} if state.ema_from is not None else {}),
                      "config": {**cfg.model_dump(), "data": [portable(d) for d in cfg.data],
                                 "init": cfg.init and portable(cfg.init)}},
         "metrics": {k: round(v, 4) for k, v in last.items() if k.startswith("val_")},

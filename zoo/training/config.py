@@ -40,6 +40,10 @@ class TrainConfig(BaseModel):
     map_vary: float = Field(0.0, ge=0, le=1, description="Share of training patches whose AWGN level ramps "
                             "across the patch, the map giving it per pixel: a network grown from a blind "
                             "one otherwise has little reason to read the map.")
+    ema: float | None = Field(None, gt=0, lt=1, description="Keep an exponential moving average of the weights "
+                              "with this decay per step (0.999 averages about the last 1,000 steps); validation "
+                              "scores it (and the raw weights as val_raw_*) and the output holds it. May be "
+                              "switched on when resuming a run without it: the average then starts there.")
     # -- bookkeeping
     val_every: int = Field(500, ge=1, description="Validate (and checkpoint) every N steps.")
     val_sigma: float = Field(25.0, description="AWGN sigma of the validation set for AWGN specs.")
@@ -76,6 +80,7 @@ class TrainState:
     step: int = 0
     wall: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
+    ema_from: int | None = None  # the step the weight average started at (0, or where --ema was switched on)
 
 
 def architecture_config(cfg: TrainConfig) -> dict[str, Any]:

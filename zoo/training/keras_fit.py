@@ -38,13 +38,17 @@ def train_keras(cfg: TrainConfig, out: Path, on_step: Callable[[int, dict[str, f
     spec = NoiseSpec.parse(cfg.noise)
     sampler = load_sampler(train_files, cfg, spec)
     val = validation_set([read_rgb(p) for p in val_files], spec, cfg.val_sigma, cfg.seed)
-    state = TrainState()
+    state = TrainState(ema_from=0 if cfg.ema else None)
     from zoo.sdk import keras_model
 
     model = keras_model(denoiser, "`zoo train --backend tensorflow`")
-    model.compile(optimizer=keras.optimizers.Adam(CosineSchedule(cfg)), loss="mae" if cfg.loss == "l1" else "mse")
+    # --ema: Keras' own weight average, which fit() writes into the model when it ends
+    optimizer = keras.optimizers.Adam(CosineSchedule(cfg), use_ema=cfg.ema is not None, ema_momentum=cfg.ema or 0.99)
+    model.compile(optimizer=optimizer, loss="mae" if cfg.loss == "l1" else "mse")
     progress = Progress(cfg, denoiser, val, state, on_step)
     model.fit(Patches(sampler, cfg), epochs=1, steps_per_epoch=cfg.steps, verbose=0, callbacks=[progress])
+    if cfg.ema is not None:  # the steps scored the raw weights (val_raw_*); now the average the output holds
+        state.history[-1].update({f"val_{k}": v for k, v in validate(denoiser, val, cfg).items()})
     return finish(denoiser, cfg, Path(out), state, train_files, val_files, command)
 
 
@@ -85,7 +89,8 @@ class Progress(keras.callbacks.Callback):
         self.state.step += 1
         metrics = {"loss": float((logs or {}).get("loss", np.nan))}
         if self.state.step % self.cfg.val_every == 0 or self.state.step == self.cfg.steps:
-            metrics.update({f"val_{k}": v for k, v in validate(self.denoiser, self.val, self.cfg).items()})
+            scored = "val_raw_" if self.cfg.ema is not None else "val_"  # Keras averages out of sight until the end
+            metrics.update({f"{scored}{k}": v for k, v in validate(self.denoiser, self.val, self.cfg).items()})
             self.state.wall = time.perf_counter() - self.start
             self.state.history.append({"step": self.state.step, **metrics})
         if self.on_step:

@@ -60,11 +60,12 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, on_step: Any, command: str
 
     module = movable(denoiser, "`zoo train`").to(device).module.train()
     optim = torch.optim.Adam(module.parameters(), lr=cfg.lr)
-    state = TrainState()
+    average = weight_average(module, cfg.ema)
+    state = TrainState(ema_from=0 if cfg.ema else None)
     ckpt = Path(out).with_suffix(".ckpt")
     payload = parallel.from_main(_read_checkpoint(ckpt) if resume and group.main and ckpt.exists() else None, group)
     if payload is not None:
-        state = _apply_checkpoint(payload, ckpt, cfg, module, optim)
+        state = _apply_checkpoint(payload, ckpt, cfg, module, optim, average)
     train_files, val_files = split_folders(cfg.data, cfg.holdout)
     spec = NoiseSpec.parse(cfg.noise)
     sampler = load_sampler(train_files, cfg, spec)
@@ -72,15 +73,17 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, on_step: Any, command: str
     loss_fn = torch.nn.L1Loss() if cfg.loss == "l1" else torch.nn.MSELoss()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     run = _Run(cfg, module, optim, loss_fn, autocast, device, state, time.perf_counter() - state.wall, ckpt,
-               group, parallel.wrap(module, group, device))
+               group, parallel.wrap(module, group, device), average)
     try:
         _loop(run, sampler, lambda: validate(denoiser, val, cfg), on_step)
     except KeyboardInterrupt:  # Ctrl-C keeps the steps done so far; the step in progress is redone
         if not group.main:
             raise
         state.wall = time.perf_counter() - run.start
-        _save_checkpoint(ckpt, cfg, module, optim, state)
+        _save_checkpoint(ckpt, cfg, module, optim, state, average)
         raise TrainingInterrupted(state.step, ckpt) from None
+    if average is not None:  # the output holds the average
+        module.load_state_dict(average.module.state_dict())
     module.eval()
     if not group.main:
         return {}
@@ -112,6 +115,7 @@ class _Run:
     ckpt: Path
     group: parallel.Group = field(default_factory=parallel.Group)
     model: Any = None  # what the steps run: the module, or DDP over it across processes
+    average: Any = None  # torch.optim.swa_utils.AveragedModel of the module, with --ema
 
 
 def _loop(run: _Run, sampler: PatchSampler, validate: Callable[[], dict[str, float]], on_step: Any) -> None:
@@ -124,16 +128,18 @@ def _loop(run: _Run, sampler: PatchSampler, validate: Callable[[], dict[str, flo
         optim.zero_grad(set_to_none=True)
         loss = gradients(run.model or module, run.loss_fn, noisy, clean, run.autocast)
         optim.step()
+        if run.average is not None:
+            run.average.update_parameters(module)
         state.step += 1
         running.append(parallel.mean(loss, run.group))
         metrics = {"loss": float(np.mean(running[-50:]))}
         if run.group.main and (state.step % cfg.val_every == 0 or state.step == cfg.steps):
             module.eval()
-            metrics.update({f"val_{k}": v for k, v in validate().items()})
+            metrics.update(_scores(run, validate))
             module.train()
             state.wall = time.perf_counter() - run.start
             state.history.append({"step": state.step, **metrics, "wall_s": round(state.wall, 1)})
-            _save_checkpoint(run.ckpt, cfg, module, optim, state)
+            _save_checkpoint(run.ckpt, cfg, module, optim, state, run.average)
         if on_step:
             on_step(state.step, metrics)
 
@@ -145,6 +151,31 @@ def gradients(model: Any, loss_fn: Any, noisy: Any, clean: Any, autocast: Any = 
         loss = loss_fn(model(noisy).float(), clean)
     loss.backward()
     return loss.item()
+
+
+def weight_average(module: Any, decay: float | None) -> Any:
+    """With ``--ema DECAY``: torch's AveragedModel keeping an exponential moving average of the
+    module's weights (and buffers), updated after every optimiser step; else None."""
+    if decay is None:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def _scores(run: _Run, validate: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """Validation metrics: of the weights being trained, or with --ema of their average
+    (``val_*``, what the output will hold) and of the raw weights (``val_raw_*``)."""
+    if run.average is None:
+        return {f"val_{k}": v for k, v in validate().items()}
+    raw = validate()
+    kept = {k: v.detach().clone() for k, v in run.module.state_dict().items()}
+    run.module.load_state_dict(run.average.module.state_dict())
+    try:
+        averaged = validate()
+    finally:
+        run.module.load_state_dict(kept)
+    return {**{f"val_{k}": v for k, v in averaged.items()}, **{f"val_raw_{k}": v for k, v in raw.items()}}
 
 
 def resolve_device(name: str) -> Any:
@@ -192,11 +223,14 @@ def _to_model(batch: tuple[np.ndarray, np.ndarray], cfg: TrainConfig) -> tuple[n
     return tuple(np.ascontiguousarray(np.moveaxis(a, 3, 1).reshape(-1, *a.shape[1:3], 1)) for a in batch)
 
 
-def _save_checkpoint(path: Path, cfg: TrainConfig, module: Any, optim: Any, state: TrainState) -> None:
+def _save_checkpoint(path: Path, cfg: TrainConfig, module: Any, optim: Any, state: TrainState,
+                     average: Any = None) -> None:
     import torch
 
     payload = {"model": module.state_dict(), "optim": optim.state_dict(), "step": state.step, "wall": state.wall,
                "history": json.dumps(state.history), "config": cfg.model_dump_json()}
+    if average is not None:
+        payload.update(average=average.state_dict(), ema_from=state.ema_from)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -207,12 +241,25 @@ def _read_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)  # our own file, still no unpickling
 
 
-def _apply_checkpoint(payload: dict, path: Path, cfg: TrainConfig, module: Any, optim: Any) -> TrainState:
-    """Load a checkpoint's weights and optimiser state; the process count is not part of it (each
-    step's batch is the same whatever the count), so any count that divides --batch resumes it."""
+def _apply_checkpoint(payload: dict, path: Path, cfg: TrainConfig, module: Any, optim: Any,
+                      average: Any = None) -> TrainState:
+    """Load a checkpoint's weights, optimiser state and weight average; the process count is not
+    part of it (each step's batch is the same whatever the count), so any count that divides
+    --batch resumes it. --ema may be switched on for a run written without it: the average
+    starts from the checkpoint's weights."""
     saved = TrainConfig.model_validate_json(payload["config"])
-    if saved.model_dump(exclude=RUNTIME_OPTIONS) != cfg.model_dump(exclude=RUNTIME_OPTIONS):
+    fixed = RUNTIME_OPTIONS | {"ema"}
+    if saved.model_dump(exclude=fixed) != cfg.model_dump(exclude=fixed):
         raise ZooError(f"{path} was written by a different training configuration; remove it or match the options")
+    if saved.ema is not None and saved.ema != cfg.ema:
+        raise ZooError(f"{path} averages its weights with --ema {saved.ema:g}: resume it with the same --ema")
     module.load_state_dict(payload["model"])
     optim.load_state_dict(payload["optim"])
-    return TrainState(payload["step"], payload["wall"], json.loads(payload["history"]))
+    ema_from = None
+    if average is not None:
+        if "average" in payload:
+            average.load_state_dict(payload["average"])
+            ema_from = payload["ema_from"]
+        else:  # switched on here: the first update copies the weights just loaded
+            ema_from = payload["step"]
+    return TrainState(payload["step"], payload["wall"], json.loads(payload["history"]), ema_from)
