@@ -239,7 +239,8 @@ def center_crop(image: np.ndarray, size: int | None) -> np.ndarray:
     return image[top:top + size, left:left + size]
 
 
-def _read_rgb(path: Path, crop: int | None) -> np.ndarray:
+def read_rgb(path: Path, crop: int | None = None) -> np.ndarray:
+    """An RGB benchmark image as float32 in [0, 1], its N x N centre crop with ``crop``."""
     from zoo.photo.imageio import read_image
 
     pixels = read_image(path).pixels
@@ -251,9 +252,9 @@ def _read_rgb(path: Path, crop: int | None) -> np.ndarray:
 def _cases(config: QualityConfig, pairs: list[Pair]) -> Iterator[tuple[str, float | None, np.ndarray, np.ndarray]]:
     """(image name, sigma, clean, noisy) for every image x noise level."""
     for index, pair in enumerate(pairs):
-        clean = _read_rgb(pair.clean, config.crop)
+        clean = read_rgb(pair.clean, config.crop)
         if pair.noisy is not None:
-            noisy = _read_rgb(pair.noisy, config.crop)
+            noisy = read_rgb(pair.noisy, config.crop)
             if noisy.shape != clean.shape:
                 raise ZooError(f"{pair.noisy.name} is {noisy.shape[:2]} but its reference {pair.clean.name} is {clean.shape[:2]}")
             yield pair.name, None, clean, noisy
