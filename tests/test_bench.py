@@ -196,18 +196,21 @@ def test_model_failing_mid_run_is_skipped_and_others_go_on(clean_dir, toy):
 
 
 def test_x8_suffix_runs_the_self_ensemble_in_the_same_run(clean_dir, toy):
-    models = ("blur", "blur+x8", "skew", "skew+x8")
+    models = ("blur", "blur+x8", "skew", "skew+x8", "skew+x2")
     result = bench.run_quality(_config(clean_dir, sigmas=(25.0,), models=models), _quiet)
     rows = {r["model"]: r for r in result.summary()}
     assert set(rows) == {"noisy", *models}
-    assert [m["ensemble"] for m in result.models] == [False, True, False, True]
+    assert [m["ensemble"] for m in result.models] == [1, 8, 1, 8, 2]
     # a flip-equivariant model is unchanged by the ensemble; a one-sided one is not
     assert rows["blur+x8"]["psnr"] == pytest.approx(rows["blur"]["psnr"], abs=1e-4)
     assert abs(rows["skew+x8"]["psnr"] - rows["skew"]["psnr"]) > 0.01
-    assert bench.split_suffixes("mwrcanet:camera_sharp_small+x8") == ("mwrcanet:camera_sharp_small", True, False)
-    assert bench.split_suffixes("edsr=/runs/a+x8b.safetensors") == ("edsr=/runs/a+x8b.safetensors", False, False)
-    assert bench.split_suffixes("mwrcanet:awgn_map_small+blind+x8") == ("mwrcanet:awgn_map_small", True, True)
-    assert bench.split_suffixes("mwrcanet:awgn_map_small+x8+blind") == ("mwrcanet:awgn_map_small", True, True)
+    assert abs(rows["skew+x2"]["psnr"] - rows["skew"]["psnr"]) > 0.01
+    assert abs(rows["skew+x2"]["psnr"] - rows["skew+x8"]["psnr"]) > 1e-4
+    assert bench.split_suffixes("mwrcanet:camera_sharp_small+x8") == ("mwrcanet:camera_sharp_small", 8, False)
+    assert bench.split_suffixes("mwrcanet:camera_sharp_small+x2") == ("mwrcanet:camera_sharp_small", 2, False)
+    assert bench.split_suffixes("edsr=/runs/a+x8b.safetensors") == ("edsr=/runs/a+x8b.safetensors", 1, False)
+    assert bench.split_suffixes("mwrcanet:awgn_map_small+blind+x4") == ("mwrcanet:awgn_map_small", 4, True)
+    assert bench.split_suffixes("mwrcanet:awgn_map_small+x8+blind") == ("mwrcanet:awgn_map_small", 8, True)
 
 
 # -- the command ---------------------------------------------------------------------------------

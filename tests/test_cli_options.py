@@ -64,6 +64,8 @@ def test_dry_run_says_what_would_happen_and_does_nothing(photo, tmp_path):
     (["--backend", "nosuch"], "mwrcanet has no 'nosuch' backend"),
     (["--max-memory", "lots"], "bad memory size"),
     (["--model", "nosuch"], "unknown model 'nosuch'"),
+    (["--views", "3"], "--views takes 1, 2, 4, 8"),
+    (["--ensemble", "--views", "2"], "--ensemble is --views 8"),
 ])
 def test_bad_option_values_come_before_any_file(photo, tmp_path, args, fragment):
     (tmp_path / "p_denoised-mwrcanet.png").write_bytes(photo.read_bytes())  # would be "exists" otherwise
@@ -99,3 +101,19 @@ def test_json_lines_quiet_and_verbose(photo, tmp_path):
     chosen = auto.choose(get_registry().get("mwrcanet"))  # onnx where installed, else torch
     assert loud.exit_code == 0 and f"model mwrcanet ({chosen} by --backend auto, fp32, cpu)" in loud.stderr
     assert "1 of 1 images denoised, 0 failed in " in loud.stderr and " s)" in loud.stdout
+
+
+def test_views_average_the_model_over_turned_copies(tmp_path):
+    pytest.importorskip("torch")
+    from PIL import Image
+
+    noisy = np.random.default_rng(0).random((24, 20, 3))
+    photo = save_rgb(tmp_path / "n.png", noisy)
+    outs = {}
+    for views in ("1", "2"):
+        out = tmp_path / f"v{views}.png"
+        result = runner.invoke(app, ["denoise", "--views", views, "-o", str(out), "--model",
+                                     "mwrcanet:camera_incamera_urban_small", str(photo)])
+        assert result.exit_code == 0, result.output
+        outs[views] = np.asarray(Image.open(out), np.float32)
+    assert outs["1"].shape == outs["2"].shape and np.abs(outs["1"] - outs["2"]).max() > 0

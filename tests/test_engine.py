@@ -47,6 +47,29 @@ def test_ensemble_tiled_equals_ensemble_whole(image):
     assert not np.allclose(whole, net.denoise(image[:100]), atol=1e-3)  # the 8 views really were averaged
 
 
+@pytest.mark.parametrize("count", [2, 4, 8])
+def test_fewer_views_average_their_own_views(image, count):
+    net = ConvNet(2)
+    photo = image[:60, :50]
+    expected = {2: [photo, photo[::-1, ::-1]],  # the photo and the photo turned 180 degrees
+                4: [np.rot90(photo, k) for k in range(4)],
+                8: [np.rot90(v, k) for k in range(4) for v in (photo, photo[:, ::-1])]}[count]
+    undone = []
+    for i, view in enumerate(expected):
+        out = net.denoise(np.ascontiguousarray(view))
+        if count == 2:
+            undone.append(out if i == 0 else out[::-1, ::-1])
+        elif count == 4:
+            undone.append(np.rot90(out, -i))
+        else:
+            back = np.rot90(out, -(i // 2))
+            undone.append(back[:, ::-1] if i % 2 else back)
+    np.testing.assert_allclose(engine.run(net, photo, ensemble=count), np.mean(undone, axis=0), atol=1e-5, rtol=0)
+    assert engine.views(True) == 8 and engine.views(False) == 1
+    with pytest.raises(ZooError, match="views"):
+        engine.run(net, photo, ensemble=3)
+
+
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 def test_identity_keeps_pixels_and_alpha(channels):
     pixels = RNG.random((45, 70, channels), dtype=np.float32)

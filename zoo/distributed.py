@@ -83,9 +83,10 @@ def denoise_dataset(
     are collected on the driver, never pixels). The batch is planned as ``zoo denoise`` plans it
     (``out_dir``, ``name_template``, ``overwrite``, ``recursive``); ``options`` are ``zoo.load``'s
     (``weights``, ``backend``, ``precision``, ...), the engine's (``sigma``, ``max_memory``,
-    ``tile``, ``ensemble``), ``quality`` (JPEG and WebP outputs, as ``zoo denoise --quality``),
-    ``strength`` and ``chroma_strength`` (the mix, also in output names) and ``compare`` (True: a
-    before/after crop beside each output), as ``zoo denoise`` has them. Needs ``ray.init()``
+    ``tile``, ``ensemble``: True or a view count, as ``zoo denoise --views``), ``quality`` (JPEG
+    and WebP outputs, as ``zoo denoise --quality``), ``strength`` and ``chroma_strength`` (the
+    mix, also in output names) and ``compare`` (True: a before/after crop beside each output), as
+    ``zoo denoise`` has them. Needs ``ray.init()``
     first (or starts Ray as ``ray.data`` does).
     Nothing runs until the Dataset is consumed; a file whose worker died is retried, and one
     that kills its worker every time has no row.

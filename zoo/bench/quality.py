@@ -13,7 +13,8 @@ Two modes:
 
 The noisy input is scored too, as the row ``noisy``. Metrics follow :mod:`zoo.imaging.metrics`.
 A model spec ending in ``+x8`` (``mwrcanet+x8``) runs with the self-ensemble: the mean of the 8
-flips/rotations, as ``zoo denoise --ensemble`` (the "+" rows of NTIRE papers).
+flips/rotations, as ``zoo denoise --ensemble`` (the "+" rows of NTIRE papers); ``+x2`` and ``+x4``
+average fewer views, as ``zoo denoise --views 2`` and ``--views 4``.
 A model that fails to load, or fails on an image, is skipped with a reason and the run goes on.
 """
 
@@ -35,7 +36,7 @@ from zoo.bench.report import environment, finite, plot, write_csv
 from zoo.imaging import metrics
 
 NOISY = "noisy"  # the label of the noisy-input row
-ENSEMBLE_SUFFIX = "+x8"  # MODEL+x8: the mean over the 8 flips/rotations
+ENSEMBLE_SUFFIXES = {"+x2": 2, "+x4": 4, "+x8": 8}  # MODEL+xN: the mean over N views (engine.VIEWS)
 BLIND_SUFFIX = "+blind"  # MODEL+blind: no true sigma (noise-map models run blind; others estimate it)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 # Name endings that mark one side of a noisy/clean pair (PolyU: X_real.JPG / X_mean.JPG).
@@ -93,7 +94,7 @@ class Record:
 class Peer:
     label: str
     denoiser: Denoiser
-    ensemble: bool = False
+    ensemble: int = 1  # views averaged
     blind: bool = False  # MODEL+blind: the true sigma is withheld
 
 
@@ -183,7 +184,7 @@ def _pair_globs(pair_glob: str | None) -> tuple[str | None, str | None]:
 # -- models --------------------------------------------------------------------------------------
 def load_peers(specs: tuple[str, ...], backend: str | None, report: Report,
                precision: str = "fp32") -> tuple[list[Peer], dict[str, str]]:
-    """Load each model ('arch', 'arch:tag', 'arch=weights', each optionally '+x8'); a model that
+    """Load each model ('arch', 'arch:tag', 'arch=weights', each optionally '+x2', '+x4', '+x8'); a model that
     fails is reported and skipped. ``precision`` applies to the models whose backend runs it."""
     peers, skipped = [], {}
     for spec in specs:
@@ -196,13 +197,17 @@ def load_peers(specs: tuple[str, ...], backend: str | None, report: Report,
     return peers, skipped
 
 
-def split_suffixes(spec: str) -> tuple[str, bool, bool]:
-    """'mwrcanet:tag+blind+x8' -> ('mwrcanet:tag', ensemble True, blind True), in either order."""
-    found = {ENSEMBLE_SUFFIX: False, BLIND_SUFFIX: False}
-    while spec.endswith(tuple(found)):
-        suffix = next(s for s in found if spec.endswith(s))
-        spec, found[suffix] = spec[: -len(suffix)], True
-    return spec, found[ENSEMBLE_SUFFIX], found[BLIND_SUFFIX]
+def split_suffixes(spec: str) -> tuple[str, int, bool]:
+    """'mwrcanet:tag+blind+x8' -> ('mwrcanet:tag', 8 views, blind True), in either order."""
+    views, blind = 1, False
+    while spec.endswith((BLIND_SUFFIX, *ENSEMBLE_SUFFIXES)):
+        suffix = next(s for s in (BLIND_SUFFIX, *ENSEMBLE_SUFFIXES) if spec.endswith(s))
+        spec = spec[: -len(suffix)]
+        if suffix == BLIND_SUFFIX:
+            blind = True
+        else:
+            views = ENSEMBLE_SUFFIXES[suffix]
+    return spec, views, blind
 
 
 def _load(spec: str, backend: str | None, precision: str = "fp32") -> Denoiser:

@@ -19,7 +19,7 @@ bench = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Benchmark
 
 @bench.command()
 def quality(
-    models: str = typer.Option(..., "--models", "-m", help="Comma-separated MODEL or MODEL:TAG list; MODEL+x8 averages 8 flips/rotations; MODEL+blind withholds the true sigma (noise-map models, the *_map tags, then run blind; FFDNet and CBM3D estimate it)."),
+    models: str = typer.Option(..., "--models", "-m", help="Comma-separated MODEL or MODEL:TAG list; MODEL+x8 averages 8 flips/rotations (+x2, +x4: fewer views, as zoo denoise --views); MODEL+blind withholds the true sigma (noise-map models then run blind; FFDNet and CBM3D estimate it)."),
     dataset: Path = typer.Option(..., "--dataset", help="Folder of clean images (references in real-noise mode)."),
     noisy_dir: Optional[Path] = typer.Option(None, "--noisy-dir", help="Folder of real noisy photos: real-noise mode."),
     pair_glob: Optional[str] = typer.Option(None, "--pair-glob", help="Pairing rule NOISY:CLEAN, e.g. '*_real.JPG:*_mean.JPG'."),

@@ -53,7 +53,12 @@ def denoise(
     ),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: the framework's, all cores)."),
     tile: Optional[int] = typer.Option(None, "--tile", help="Tile side in pixels (overrides --max-memory)."),
-    ensemble: bool = typer.Option(False, "--ensemble", help="Average the 8 flips/rotations (x8 time)."),
+    ensemble: bool = typer.Option(False, "--ensemble", help="Average the 8 flips/rotations (x8 time): --views 8."),
+    views: int = typer.Option(
+        1, "--views", metavar="N",
+        help="Average the model over N views of the photo, at N times the time: 2 (the photo and it turned 180 "
+             "degrees), 4 (the four turns) or 8 (each also mirrored).",
+    ),
     strength: str = typer.Option(
         "1", "--strength", metavar="S",
         help="0-1: how much of the denoise to keep (0: the input, 0.5: the mean of input and output, 1: the output).",
@@ -94,7 +99,7 @@ def denoise(
     try:
         with _sigterm_raises(), reported():
             _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads,
-                     options=(sigma, max_memory, tile, ensemble, allow_large),
+                     options=(sigma, max_memory, tile, _views(ensemble, views), allow_large),
                      mix=(strength, chroma_strength, compare),
                      load={"backend": backend, "weights": weights, "preset": preset, "trust_pickle": trust_pickle,
                            "offline": offline or None, "precision": precision, "compile": compile_model},
@@ -103,6 +108,16 @@ def denoise(
     except Terminated:
         say("terminated; no partial output was left", stderr=True)
         raise typer.Exit(128 + signal.SIGTERM) from None
+
+
+def _views(ensemble: bool, views: int) -> int:
+    from zoo.inference.engine import VIEWS
+
+    if views not in VIEWS:
+        raise ZooError(f"--views takes {', '.join(map(str, VIEWS))} (views of the photo averaged), got {views}")
+    if ensemble and views not in (1, 8):
+        raise ZooError(f"--ensemble is --views 8: give one of --ensemble and --views {views}")
+    return 8 if ensemble else views
 
 
 def _denoise(inputs, model, output, out_dir, overwrite, recursive, name_template, threads, options, load,

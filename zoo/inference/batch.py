@@ -35,7 +35,7 @@ class Options:
     sigma: float | None = None
     max_memory: int | None = None  # None: engine.auto_memory()
     tile: int | None = None
-    ensemble: bool = False
+    ensemble: int = 1  # views averaged (engine.VIEWS): 1 is none
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     # the run's tag in temp names, for engines that retry a file (atomic.run_temp_path); keyword-only
     temp_tag: str | None = field(default=None, kw_only=True)
@@ -58,7 +58,7 @@ def plan(jobs: list[Job], label: str, output: Path | None, out_dir: Path | None,
 
 
 def make_options(
-    sigma: float | None = None, max_memory: str = "auto", tile: int | None = None, ensemble: bool = False,
+    sigma: float | None = None, max_memory: str = "auto", tile: int | None = None, ensemble: bool | int = False,
     allow_large: bool = False, strength: float = 1.0, chroma_strength: float | None = None,
     compare: str | None = None, quality: str | int | None = None,
 ) -> Options:
@@ -67,7 +67,7 @@ def make_options(
         raise ZooError(f"--tile {tile} is too small; give at least 8 pixels")
     strength, chroma_strength = mix.check(strength, chroma_strength)
     limit = None if allow_large else DEFAULT_MAX_PIXELS
-    return Options(sigma, engine.parse_memory(max_memory), tile, ensemble, limit, strength, chroma_strength, compare,
+    return Options(sigma, engine.parse_memory(max_memory), tile, engine.views(ensemble), limit, strength, chroma_strength, compare,
                    check_quality(quality))
 
 

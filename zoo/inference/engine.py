@@ -71,7 +71,7 @@ def run(
     *,
     max_memory: int | None = None,
     tile: int | None = None,
-    ensemble: bool = False,
+    ensemble: bool | int = False,
     progress: Progress | None = None,
 ) -> np.ndarray:
     """Denoise HxWxC pixels (C in 1..4) with a 3-channel model; same shape and dtype out (finite
@@ -79,9 +79,11 @@ def run(
 
     ``max_memory`` is the model's working-memory budget in bytes (None: :func:`auto_memory`);
     ``tile`` forces the tile side (rounded up to the size multiple) instead of the memory budget;
-    ``ensemble`` averages the 8 flips/rotations (x8 time); ``progress(done, total)`` is told
-    after each batch of tiles.
+    ``ensemble`` averages the model's output over views of the photo (:data:`VIEWS`): True or 8
+    for all 8 flips/rotations, 2 or 4 for fewer, at that many times the time; ``progress(done,
+    total)`` is told after each batch of tiles.
     """
+    ensemble = views(ensemble)
     pixels, back = as_float_image(pixels, in_range=False)
     pixels = _as_hwc(pixels)
     h, w, c = pixels.shape
@@ -164,14 +166,14 @@ def _as_hwc(pixels: np.ndarray) -> np.ndarray:
 
 def plan_tiles(
     denoiser: Denoiser, h: int, w: int, *, max_memory: int = DEFAULT_MAX_MEMORY,
-    tile: int | None = None, ensemble: bool = False,
+    tile: int | None = None, ensemble: bool | int = False,
 ) -> Plan:
     """Tile layout for an HxW image: see the module docstring for the rule."""
     m = max(1, int(denoiser.size_multiple))
     margin = int(denoiser.receptive_field)
     overlap = _round_up(2 * margin + BLEND, m)
     canvas = (_round_up(h, m), _round_up(w, m))
-    per_pixel = bytes_per_pixel(denoiser) * (2 if ensemble else 1)  # ensemble keeps a running sum
+    per_pixel = bytes_per_pixel(denoiser) * (2 if views(ensemble) > 1 else 1)  # ensemble keeps a running sum
     if tile:
         side = max(_round_up(tile, m), 2 * overlap)  # at least half of each tile is new pixels
         th, tw = min(side, canvas[0]), min(side, canvas[1])
@@ -267,22 +269,40 @@ def _contiguous(index: np.ndarray) -> bool:
     return bool(index[-1] - index[0] == len(index) - 1 and np.all(np.diff(index) == 1))
 
 
-def _infer(denoiser: Denoiser, tiles: np.ndarray, sigma: float | None, ensemble: bool) -> np.ndarray:
+# The self-ensemble's views: (quarter turns, mirrored first), by how many are averaged. Two: the
+# photo and the photo turned 180 degrees, which on PolyU gains more than the mirror image does
+# (benchmarks/ensemble_subsets.py); four: the four turns; eight: each turn mirrored too.
+VIEWS: dict[int, tuple[tuple[int, bool], ...]] = {
+    1: ((0, False),),
+    2: ((0, False), (2, False)),
+    4: tuple((k, False) for k in range(4)),
+    8: tuple((k, flip) for k in range(4) for flip in (False, True)),
+}
+
+
+def views(ensemble: bool | int) -> int:
+    """How many views an ``ensemble`` value averages: False 1, True 8, else 1, 2, 4 or 8."""
+    count = 8 if ensemble is True else 1 if ensemble is False else ensemble
+    if count not in VIEWS:
+        raise ZooError(f"an ensemble averages {', '.join(map(str, VIEWS))} views of the photo, not {ensemble}")
+    return int(count)
+
+
+def _infer(denoiser: Denoiser, tiles: np.ndarray, sigma: float | None, ensemble: int) -> np.ndarray:
     if denoiser.channels == 1 and tiles.shape[3] == 3:
         # a single-channel model denoises R, G and B as three grayscale images of one batch
         n, h, w, _ = tiles.shape
         planes = np.ascontiguousarray(np.moveaxis(tiles, 3, 1).reshape(n * 3, h, w, 1))
         out = _infer(denoiser, planes, sigma, ensemble)
         return np.moveaxis(out.reshape(n, 3, h, w), 1, 3)
-    if not ensemble:
+    if ensemble == 1:
         return denoiser.denoise_batch(tiles, sigma)
     total = np.zeros_like(tiles)
-    for k in range(4):
-        for flip in (False, True):
-            view = np.rot90(tiles[:, :, ::-1] if flip else tiles, k, axes=(1, 2))
-            back = np.rot90(denoiser.denoise_batch(np.ascontiguousarray(view), sigma), -k, axes=(1, 2))
-            total += back[:, :, ::-1] if flip else back
-    return total / 8
+    for k, flip in VIEWS[ensemble]:
+        view = np.rot90(tiles[:, :, ::-1] if flip else tiles, k, axes=(1, 2))
+        back = np.rot90(denoiser.denoise_batch(np.ascontiguousarray(view), sigma), -k, axes=(1, 2))
+        total += back[:, :, ::-1] if flip else back
+    return total / ensemble
 
 
 def _accumulate(
