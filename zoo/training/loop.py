@@ -248,8 +248,8 @@ def _apply_checkpoint(payload: dict, path: Path, cfg: TrainConfig, module: Any, 
     --batch resumes it. --ema may be switched on for a run written without it: the average
     starts from the checkpoint's weights."""
     saved = TrainConfig.model_validate_json(payload["config"])
-    fixed = RUNTIME_OPTIONS | {"ema"}
-    if saved.model_dump(exclude=fixed) != cfg.model_dump(exclude=fixed):
+    apart = RUNTIME_OPTIONS | {"ema"}  # --ema is checked on its own below
+    if saved.model_dump(exclude=apart) != cfg.model_dump(exclude=apart):
         raise ZooError(f"{path} was written by a different training configuration; remove it or match the options")
     if saved.ema is not None and saved.ema != cfg.ema:
         raise ZooError(f"{path} averages its weights with --ema {saved.ema:g}: resume it with the same --ema")
