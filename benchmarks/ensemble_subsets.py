@@ -25,25 +25,20 @@ from zoo.bench.quality import QualityConfig, find_pairs, read_rgb
 from zoo.imaging import metrics
 from zoo.inference import engine
 
-# A view: (quarter turns, mirrored first). Its inverse undoes the turn, then the mirror.
-VIEWS = [(k, flip) for k in range(4) for flip in (False, True)]
+# A view: (quarter turns, mirrored first), as engine.VIEWS; the x2/x4 subsets zoo denoise --views
+# uses, and the mirror-based alternatives it does not.
 SUBSETS = {
-    "x1": [(0, False)],
-    "x2 mirror": [(0, False), (0, True)],
-    "x2 turn180": [(0, False), (2, False)],
-    "x4 mirrors+turn180": [(0, False), (0, True), (2, False), (2, True)],
-    "x4 turns": [(0, False), (1, False), (2, False), (3, False)],
-    "x8": VIEWS,
+    "x1": engine.VIEWS[1],
+    "x2 mirror": ((0, False), (0, True)),
+    "x2 turn180": engine.VIEWS[2],
+    "x4 mirrors+turn180": ((0, False), (0, True), (2, False), (2, True)),
+    "x4 turns": engine.VIEWS[4],
+    "x8": engine.VIEWS[8],
 }
 
 
 def views(denoiser, noisy: np.ndarray) -> dict[tuple[int, bool], np.ndarray]:
-    out = {}
-    for k, flip in VIEWS:
-        view = np.ascontiguousarray(np.rot90(noisy[:, ::-1] if flip else noisy, k))
-        back = np.rot90(engine.run(denoiser, view), -k)
-        out[(k, flip)] = back[:, ::-1] if flip else back
-    return out
+    return {view: engine.unseen(engine.run(denoiser, engine.seen(noisy, view)), view) for view in engine.VIEWS[8]}
 
 
 def main() -> None:

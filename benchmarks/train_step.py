@@ -19,6 +19,7 @@ import torch
 from zoo.sdk import movable
 from zoo.training.config import TrainConfig
 from zoo.training.grow import starting_point
+from zoo.training.loop import gradients
 
 
 def step_seconds(module, batch: int, patch: int, precision: str, steps: int) -> list[float]:
@@ -28,10 +29,9 @@ def step_seconds(module, batch: int, patch: int, precision: str, steps: int) -> 
     times = []
     for _ in range(steps):
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss = torch.nn.functional.l1_loss(module(noisy).float(), clean)
         optim.zero_grad(set_to_none=True)
-        loss.backward()
+        gradients(module, torch.nn.L1Loss(), noisy, clean,
+                  torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"))
         optim.step()
         times.append(time.perf_counter() - start)
     return times

@@ -288,6 +288,19 @@ def views(ensemble: bool | int) -> int:
     return int(count)
 
 
+def seen(pixels: np.ndarray, view: tuple[int, bool]) -> np.ndarray:
+    """``pixels`` (...xHxWxC) as ``view`` shows them: mirrored first, then turned k quarters."""
+    k, flip = view
+    return np.ascontiguousarray(np.rot90(pixels[..., ::-1, :] if flip else pixels, k, axes=(-3, -2)))
+
+
+def unseen(pixels: np.ndarray, view: tuple[int, bool]) -> np.ndarray:
+    """Undo :func:`seen`: turn back, then mirror back."""
+    k, flip = view
+    back = np.rot90(pixels, -k, axes=(-3, -2))
+    return back[..., ::-1, :] if flip else back
+
+
 def _infer(denoiser: Denoiser, tiles: np.ndarray, sigma: float | None, ensemble: int) -> np.ndarray:
     if denoiser.channels == 1 and tiles.shape[3] == 3:
         # a single-channel model denoises R, G and B as three grayscale images of one batch
@@ -298,10 +311,8 @@ def _infer(denoiser: Denoiser, tiles: np.ndarray, sigma: float | None, ensemble:
     if ensemble == 1:
         return denoiser.denoise_batch(tiles, sigma)
     total = np.zeros_like(tiles)
-    for k, flip in VIEWS[ensemble]:
-        view = np.rot90(tiles[:, :, ::-1] if flip else tiles, k, axes=(1, 2))
-        back = np.rot90(denoiser.denoise_batch(np.ascontiguousarray(view), sigma), -k, axes=(1, 2))
-        total += back[:, :, ::-1] if flip else back
+    for view in VIEWS[ensemble]:
+        total += unseen(denoiser.denoise_batch(seen(tiles, view), sigma), view)
     return total / ensemble
 
 
