@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from zoo.cli.ship import stamp  # the same metadata and sha256 as `zoo ship`
+from zoo.cli.ship import clear_default, stamp  # the same metadata, sha256 and default as `zoo ship`
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,10 @@ def main() -> None:
     card["sha256"] = stamp(args.card.parent / json.loads(args.card.read_text())["file"], target, card, args.tag)
     card["metrics"].update({k: float(v) for k, v in (m.split("=", 1) for m in args.metric)})
     card["metrics"]["golden_psnr"] = round(_golden(card, target), 3)
-    (weights / f"{args.tag}.card.json").write_text(json.dumps(card, indent=2) + "\n")
+    card_path = weights / f"{args.tag}.card.json"
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    if args.default:
+        clear_default(weights, keep=card_path)
     print(f"shipped {card['architecture']}.{args.tag}: {card['metrics']}")
 
 

@@ -96,7 +96,7 @@ def ship(card_path: Path, plugin: Path, tag: str, *, default: bool = False, desc
     if golden:
         card["metrics"]["golden_psnr"] = round(_golden(card, target), 3)
     if default:
-        _clear_default(folder, keep=card_out)
+        clear_default(folder, keep=card_out)
     card_out.write_text(json.dumps(card, indent=2) + "\n")
     return card, card_out
 
@@ -118,7 +118,8 @@ def _metrics(items: tuple[str, ...]) -> dict[str, float]:
     return parsed
 
 
-def _clear_default(folder: Path, keep: Path) -> None:
+def clear_default(folder: Path, keep: Path) -> None:
+    """Unset ``default`` in every other card of ``folder`` (one default tag per plugin)."""
     for other in sorted(folder.glob(f"*{SUFFIX}")):
         if other == keep:
             continue
