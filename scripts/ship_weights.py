@@ -4,9 +4,10 @@
         [--default] [--metric cbsd68_s25_psnr=30.1 ...]
     python scripts/ship_weights.py --restamp      # rewrite every shipped file's metadata
 
-The zoo's own variant of `zoo ship` (zoo/cli/ship.py, whose ``stamp`` it uses): it finds the
-plugin folder from the card's architecture. The card written by `zoo train` gains the tag's file name, a description, the golden-crop PSNR
-measured here (tests/test_pretrained.py checks it on every CI run) and any benchmark metrics given.
+`zoo ship` (zoo/cli/ship.py) for the zoo's own plugins: it finds the plugin folder from the card's
+architecture, replaces a tag in place, and measures the golden crop with torch. The card written
+by `zoo train` gains the tag's file name, a description, the golden-crop PSNR measured here
+(tests/test_pretrained.py checks it on every CI run) and any benchmark metrics given.
 The weights are written with the tag in their metadata (zoo.weights.metadata), and the card pins
 the new file's sha256. ``--restamp`` does that to every shipped tag: same tensors, new metadata.
 """
@@ -17,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from zoo.cli.ship import clear_default, stamp  # the same metadata, sha256 and default as `zoo ship`
+from zoo.cli.ship import ship, stamp  # `zoo ship` itself, with the plugin folder found from the card
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,18 +27,11 @@ def main() -> None:
     args = _parse()
     if args.restamp:
         return restamp()
-    card = json.loads(args.card.read_text())
-    weights = ROOT / "plugins" / card["architecture"] / "weights"
-    target = weights / f"{args.tag}.safetensors"
-    card.update(file=target.name, description=args.description, default=args.default)
-    card["sha256"] = stamp(args.card.parent / json.loads(args.card.read_text())["file"], target, card, args.tag)
-    card["metrics"].update({k: float(v) for k, v in (m.split("=", 1) for m in args.metric)})
-    card["metrics"]["golden_psnr"] = round(_golden(card, target), 3)
-    card_path = weights / f"{args.tag}.card.json"
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
-    if args.default:
-        clear_default(weights, keep=card_path)
-    print(f"shipped {card['architecture']}.{args.tag}: {card['metrics']}")
+    architecture = json.loads(args.card.read_text())["architecture"]
+    # replaced in place when trained further; the golden crop measured with torch, as tests/test_pretrained.py does
+    card, _ = ship(args.card, ROOT / "plugins" / architecture, args.tag, default=args.default,
+                   description=args.description, metrics=tuple(args.metric), overwrite=True, backend="torch")
+    print(f"shipped {architecture}.{args.tag}: {card['metrics']}")
 
 
 def restamp() -> None:
@@ -48,14 +42,6 @@ def restamp() -> None:
         old, card["sha256"] = card["sha256"], stamp(path, path, card, tag)
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         print(f"{card['architecture']}.{tag}: sha256 {old[:12]}... -> {card['sha256'][:12]}...")
-
-
-def _golden(card: dict, path: Path) -> float:
-    import zoo
-    from zoo.testing import golden_psnr
-
-    denoiser = zoo.load(card["architecture"], backend="torch", preset=card["preset"], weights=str(path), **card["config"])
-    return golden_psnr(denoiser, card["noise"])
 
 
 def _parse() -> argparse.Namespace:

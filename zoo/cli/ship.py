@@ -68,8 +68,10 @@ def read_card(path: Path) -> dict[str, Any]:
 
 
 def ship(card_path: Path, plugin: Path, tag: str, *, default: bool = False, description: str | None = None,
-         metrics: tuple[str, ...] = (), overwrite: bool = False, golden: bool = True) -> tuple[dict[str, Any], Path]:
-    """Ship ``card_path``'s weights into ``plugin`` as ``tag``; return the new card and its path."""
+         metrics: tuple[str, ...] = (), overwrite: bool = False, golden: bool = True,
+         backend: str | None = None) -> tuple[dict[str, Any], Path]:
+    """Ship ``card_path``'s weights into ``plugin`` as ``tag``; return the new card and its path. The
+    golden-crop PSNR is measured with ``backend`` (None: the one ``zoo denoise`` would choose)."""
     from registry.manager import get_registry
     from zoo.weights.names import plugin_package
 
@@ -94,7 +96,7 @@ def ship(card_path: Path, plugin: Path, tag: str, *, default: bool = False, desc
     card["sha256"] = stamp(source, target, card, tag)
     card.setdefault("metrics", {}).update(parsed)
     if golden:
-        card["metrics"]["golden_psnr"] = round(_golden(card, target), 3)
+        card["metrics"]["golden_psnr"] = round(_golden(card, target, backend), 3)
     if default:
         clear_default(folder, keep=card_out)
     card_out.write_text(json.dumps(card, indent=2) + "\n")
@@ -129,11 +131,12 @@ def clear_default(folder: Path, keep: Path) -> None:
             other.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def _golden(card: dict[str, Any], path: Path) -> float:
+def _golden(card: dict[str, Any], path: Path, backend: str | None = None) -> float:
     import zoo
     from zoo.testing import golden_psnr
 
-    denoiser = zoo.load(card["architecture"], preset=card.get("preset"), weights=str(path), **card.get("config", {}))
+    denoiser = zoo.load(card["architecture"], backend=backend, preset=card.get("preset"), weights=str(path),
+                        **card.get("config", {}))
     return golden_psnr(denoiser, card["noise"])
 
 
